@@ -1,0 +1,60 @@
+# p4lb: `make run` starts the demo, `make test` runs every test.
+# TARGET=embedded (default) uses the switch in target/; TARGET=bmv2 uses
+# simple_switch_grpc from PATH.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+TARGET ?= embedded
+P4C    ?= p4c
+export TARGET
+
+P4_SOURCES := $(wildcard p4src/*.p4)
+P4_BUILD   := p4src/build
+# Small programs of our own that exercise the embedded switch feature by feature.
+TEST_P4_SOURCES := $(wildcard tests/target/p4/*.p4)
+TEST_P4_BUILD   := tests/target/p4/build
+
+.PHONY: all test run p4 bench lint venv clean-venv
+
+all: test
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	$(PY) -m pytest tests
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+
+# Compile the data plane and stamp the artifacts with their sources' sha256.
+# Needs p4c (not in any package registry; see README).
+p4: $(VENV)/.installed
+	@command -v $(P4C) >/dev/null || { echo "p4c not found on PATH (see README: Building with p4c)"; exit 1; }
+	mkdir -p $(P4_BUILD)
+	$(P4C) -b bmv2 --arch v1model --std p4-16 -o $(P4_BUILD) \
+	    --p4runtime-files $(P4_BUILD)/lb.p4info.txt p4src/lb.p4
+	$(PY) -m tools.p4_stamp write $(P4_BUILD)/lb.stamp.json \
+	    --p4c-version "$$($(P4C) --version | tail -1)" \
+	    --artifact $(P4_BUILD)/lb.json --artifact $(P4_BUILD)/lb.p4info.txt \
+	    $(P4_SOURCES)
+	mkdir -p $(TEST_P4_BUILD)
+	for src in $(TEST_P4_SOURCES); do \
+	    name=$$(basename $$src .p4); \
+	    $(P4C) -b bmv2 --arch v1model --std p4-16 -o $(TEST_P4_BUILD) \
+	        --p4runtime-files $(TEST_P4_BUILD)/$$name.p4info.txt $$src || exit 1; \
+	done
+	$(PY) -m tools.p4_stamp write $(TEST_P4_BUILD)/programs.stamp.json \
+	    --p4c-version "$$($(P4C) --version | tail -1)" \
+	    $(foreach s,$(TEST_P4_SOURCES),--artifact $(TEST_P4_BUILD)/$(notdir $(s:.p4=.json)) \
+	        --artifact $(TEST_P4_BUILD)/$(notdir $(s:.p4=.p4info.txt))) \
+	    $(TEST_P4_SOURCES)
+
+clean-venv:
+	rm -rf $(VENV)
