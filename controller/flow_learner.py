@@ -1,0 +1,274 @@
+"""Sticky flows: digests become flow entries, idle notifications delete them.
+
+The data plane sends a digest (flow key, VIP id, AS id) for every packet that
+misses the flow tables. The learner installs the flow on every switch (so a
+flow keeps its AS whichever LB carries it, even after the AS set changed),
+with idle_timeout_ns = the LB timeout; each switch ages its copy on its own,
+and a flow is gone when the last switch reported it idle. Installs and
+deletes are batched: a burst of new flows costs a few WriteRequests.
+
+The learner owns the record of tracked flows (per VIP and per AS), which
+`show lb flows` lists and which drain/flush use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from p4.v1 import p4runtime_pb2
+
+from controller.p4_schema import DecodedEntry, P4Schema
+from controller.switch_session import SwitchError, SwitchSession
+
+log = logging.getLogger(__name__)
+
+DIGEST_NAME = "flow_digest_t"
+FLOW_TABLES = {4: "flow4", 6: "flow6"}
+FLOW_ACTION = "use_flow_as"
+PROTOCOL_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", 0: "any"}
+
+
+@dataclass(frozen=True)
+class FlowKey:
+    """The key of the flow4/flow6 tables. Addresses are ints of their family."""
+
+    family: int
+    vip_id: int
+    src: int
+    dst: int
+    protocol: int
+    src_port: int
+    dst_port: int
+
+    def table_key(self) -> tuple[int, ...]:
+        return (self.vip_id, self.src, self.dst, self.protocol, self.src_port, self.dst_port)
+
+    def describe(self) -> str:
+        addr = ipaddress.IPv4Address if self.family == 4 else ipaddress.IPv6Address
+        proto = PROTOCOL_NAMES.get(self.protocol, str(self.protocol))
+        return (
+            f"{proto} {addr(self.src)}:{self.src_port} -> {addr(self.dst)}:{self.dst_port}"
+        )
+
+
+@dataclass
+class FlowRecord:
+    as_id: int
+    switches: set[str] = field(default_factory=set)
+
+
+def flow_from_digest_struct(members: list[bytes]) -> tuple[FlowKey, int]:
+    """Decodes flow_digest_t (family, vip_id, src, dst, protocol, sport, dport, as_id)."""
+    if len(members) != 8:
+        raise ValueError(f"flow digest has {len(members)} members, expected 8")
+    v = [int.from_bytes(m, "big") for m in members]
+    family, vip_id, src, dst, proto, sport, dport, as_id = v
+    if family not in (4, 6):
+        raise ValueError(f"flow digest family {family}, expected 4 or 6")
+    return FlowKey(family, vip_id, src, dst, proto, sport, dport), as_id
+
+
+def flow_from_entry(entry: DecodedEntry) -> tuple[FlowKey, int]:
+    family = 4 if entry.table == FLOW_TABLES[4] else 6
+    vip_id, src, dst, proto, sport, dport = entry.key  # type: ignore[misc]
+    return FlowKey(family, vip_id, src, dst, proto, sport, dport), entry.params[0]
+
+
+class FlowLearner:
+    """Tracks flows across switches; thread-safe (digests arrive on stream threads)."""
+
+    def __init__(
+        self,
+        schema: P4Schema,
+        timeout_s: Callable[[], int],
+        is_live_as: Callable[[int, int], bool],
+        on_flows_gone: Callable[[list[tuple[int, int]]], None] | None = None,
+    ) -> None:
+        self.schema = schema
+        self._timeout_s = timeout_s
+        self._is_live_as = is_live_as  # (vip_id, as_id) -> may a new flow be pinned there?
+        self._on_flows_gone = on_flows_gone  # [(vip_id, as_id)] whose flows went away
+        self._lock = threading.Lock()
+        self._flows: dict[FlowKey, FlowRecord] = {}
+        self._by_as: dict[int, set[FlowKey]] = defaultdict(set)
+        self._sessions: dict[str, SwitchSession] = {}
+        self.learned = 0
+        self.aged = 0
+        self.install_failures = 0
+
+    # --- switches --------------------------------------------------------------
+
+    def attach(self, session: SwitchSession) -> None:
+        with self._lock:
+            self._sessions[str(session.address)] = session
+
+    def detach(self, session: SwitchSession) -> None:
+        with self._lock:
+            self._sessions.pop(str(session.address), None)
+
+    def configure_digest(self, session: SwitchSession) -> None:
+        """Asks the switch to stream flow digests (BMv2 drops them otherwise)."""
+        entry = p4runtime_pb2.DigestEntry(digest_id=self.schema.digest_id(DIGEST_NAME))
+        entry.config.max_timeout_ns = 1_000_000  # 1 ms: learning latency bound
+        entry.config.max_list_size = 256
+        entry.config.ack_timeout_ns = 1_000_000_000
+        update = p4runtime_pb2.Update(type=p4runtime_pb2.Update.INSERT)
+        update.entity.digest_entry.CopyFrom(entry)
+        try:
+            session.write([update])
+        except SwitchError:
+            update.type = p4runtime_pb2.Update.MODIFY
+            session.write([update])
+
+    def reconcile(self, session: SwitchSession) -> int:
+        """Adopts the flows a switch already holds (controller restart): none move."""
+        name = str(session.address)
+        adopted = 0
+        for table in FLOW_TABLES.values():
+            for te in session.read_table(self.schema.table(table).id):
+                key, as_id = flow_from_entry(self.schema.decode_entry(te))
+                with self._lock:
+                    rec = self._flows.get(key)
+                    if rec is None:
+                        rec = self._flows[key] = FlowRecord(as_id)
+                        self._by_as[as_id].add(key)
+                    rec.switches.add(name)
+                adopted += 1
+        return adopted
+
+    # --- stream events -----------------------------------------------------------
+
+    def handle_digest(self, session: SwitchSession, digest: p4runtime_pb2.DigestList) -> None:
+        ack = p4runtime_pb2.StreamMessageRequest()
+        ack.digest_ack.digest_id = digest.digest_id
+        ack.digest_ack.list_id = digest.list_id
+        session.send(ack)
+        new: dict[FlowKey, int] = {}
+        for data in digest.data:
+            try:
+                key, as_id = flow_from_digest_struct(list(m.bitstring for m in data.struct.members))
+            except ValueError as e:
+                log.warning("switch %s sent a bad digest: %s", session.address, e)
+                continue
+            with self._lock:
+                if key in self._flows or key in new:
+                    continue
+            if not self._is_live_as(key.vip_id, as_id):
+                continue
+            new[key] = as_id
+        if new:
+            self.install(new)
+
+    def install(self, flows: dict[FlowKey, int]) -> None:
+        timeout_ns = self._timeout_s() * 1_000_000_000
+        updates = [self._flow_update(k, a, timeout_ns) for k, a in flows.items()]
+        with self._lock:
+            sessions = list(self._sessions.items())
+            for key, as_id in flows.items():
+                self._flows[key] = FlowRecord(as_id)
+                self._by_as[as_id].add(key)
+        for name, session in sessions:
+            failed: set[int] = set()
+            try:
+                session.write(updates)
+            except SwitchError as e:
+                # ALREADY_EXISTS: another digest of the same flow won the race.
+                failed = {i for i, code, _ in e.errors if code != 6}
+                self.install_failures += len(failed)
+                if not e.errors:
+                    log.warning("flow install on %s failed: %s", name, e)
+                    continue
+            with self._lock:
+                for i, key in enumerate(flows):
+                    if i not in failed and key in self._flows:
+                        self._flows[key].switches.add(name)
+        self.learned += len(flows)
+
+    def _flow_update(self, key: FlowKey, as_id: int, timeout_ns: int) -> p4runtime_pb2.Update:
+        entry = DecodedEntry(FLOW_TABLES[key.family], key.table_key(), FLOW_ACTION, (as_id,))
+        update = p4runtime_pb2.Update(type=p4runtime_pb2.Update.INSERT)
+        update.entity.table_entry.CopyFrom(self.schema.encode_entry(entry, timeout_ns))
+        return update
+
+    def handle_idle_timeout(
+        self, session: SwitchSession, note: p4runtime_pb2.IdleTimeoutNotification
+    ) -> None:
+        keys = []
+        for te in note.table_entry:
+            try:
+                key, _ = flow_from_entry(self.schema.decode_entry(te))
+            except (KeyError, ValueError):
+                continue
+            keys.append(key)
+        self._remove(keys, [session], aged=True)
+
+    # --- drain and flush ---------------------------------------------------------
+
+    def flush(self, predicate: Callable[[FlowKey, int], bool]) -> int:
+        """Deletes, on every switch, the flows `predicate(key, as_id)` selects."""
+        with self._lock:
+            keys = [k for k, r in self._flows.items() if predicate(k, r.as_id)]
+            sessions = list(self._sessions.values())
+        self._remove(keys, sessions, aged=False)
+        return len(keys)
+
+    def _remove(self, keys: list[FlowKey], sessions: list[SwitchSession], aged: bool) -> None:
+        if not keys:
+            return
+        gone: list[tuple[int, int]] = []
+        for session in sessions:
+            name = str(session.address)
+            deletes = []
+            with self._lock:
+                for key in keys:
+                    rec = self._flows.get(key)
+                    if rec is not None and name in rec.switches:
+                        entry = DecodedEntry(FLOW_TABLES[key.family], key.table_key(), FLOW_ACTION,
+                                             (rec.as_id,))
+                        u = p4runtime_pb2.Update(type=p4runtime_pb2.Update.DELETE)
+                        u.entity.table_entry.CopyFrom(self.schema.table_key(entry))
+                        deletes.append(u)
+                        rec.switches.discard(name)
+            try:
+                session.write(deletes)
+            except SwitchError as e:
+                # NOT_FOUND: the entry is already gone, which is what we wanted.
+                if any(code != 5 for _, code, _ in e.errors) or not e.errors:
+                    log.warning("flow delete on %s: %s", name, e)
+        with self._lock:
+            for key in keys:
+                rec = self._flows.get(key)
+                if rec is not None and not rec.switches:
+                    del self._flows[key]
+                    self._by_as[rec.as_id].discard(key)
+                    if not self._by_as[rec.as_id]:
+                        del self._by_as[rec.as_id]
+                    gone.append((key.vip_id, rec.as_id))
+                    if aged:
+                        self.aged += 1
+        if gone and self._on_flows_gone is not None:
+            self._on_flows_gone(gone)
+
+    # --- queries -------------------------------------------------------------------
+
+    def flow_count(self, as_id: int) -> int:
+        with self._lock:
+            return len(self._by_as.get(as_id, ()))
+
+    def flows(self, vip_ids: Iterable[int] | None = None) -> list[tuple[FlowKey, int]]:
+        wanted = set(vip_ids) if vip_ids is not None else None
+        with self._lock:
+            return [
+                (k, r.as_id)
+                for k, r in self._flows.items()
+                if wanted is None or k.vip_id in wanted
+            ]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._flows)
