@@ -1,0 +1,118 @@
+"""lbctl: the command line of p4lb, a thin client of the controller's management API.
+
+    lbctl [--socket PATH] COMMAND...     run one command
+    lbctl [--socket PATH] -f FILE        run a file of commands (stops at the first error)
+    lbctl [--socket PATH]                interactive shell, with history and completion
+
+Commands are VPP's `lb` grammar (`lb conf`, `lb vip`, `lb as`, `lb flush vip`,
+`show lb ...`) plus `ip route ...`; `help` lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from controller.management_api import CommandError, ManagementClient
+
+DEFAULT_SOCKET = Path(os.environ.get("P4LB_SOCKET", "/tmp/p4lb/controller.sock"))
+HISTORY = Path.home() / ".lbctl_history"
+
+
+def run_file(client: ManagementClient, path: Path) -> int:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        print(f"lbctl: cannot read {path}: {e.strerror}", file=sys.stderr)
+        return 2
+    for n, raw in enumerate(lines, 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            out = client.run(line)
+        except CommandError as e:
+            print(f"{path}:{n}: {line}\n  error: {e}", file=sys.stderr)
+            return 1
+        if out:
+            print(out)
+    return 0
+
+
+def interactive(client: ManagementClient) -> int:
+    import readline
+
+    from controller.cli_grammar import complete
+
+    def completer(text: str, state: int) -> str | None:
+        line = readline.get_line_buffer()
+        options = complete(line[: readline.get_endidx()])
+        return options[state] if state < len(options) else None
+
+    readline.set_completer(completer)
+    readline.set_completer_delims(" ")
+    readline.parse_and_bind("tab: complete")
+    try:
+        readline.read_history_file(HISTORY)
+    except OSError:
+        pass
+    try:
+        while True:
+            try:
+                line = input("lb# ").strip()
+            except EOFError:
+                print()
+                return 0
+            if line in ("quit", "exit"):
+                return 0
+            if not line:
+                continue
+            try:
+                out = client.run(line)
+                if out:
+                    print(out)
+            except CommandError as e:
+                print(f"error: {e}")
+    except KeyboardInterrupt:
+        print()
+        return 0
+    finally:
+        try:
+            readline.write_history_file(HISTORY)
+        except OSError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lbctl", description=__doc__.splitlines()[0])
+    parser.add_argument("--socket", type=Path, default=DEFAULT_SOCKET)
+    parser.add_argument("-f", "--file", type=Path, help="run the commands in FILE")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    try:
+        client = ManagementClient(args.socket)
+    except OSError as e:
+        print(f"lbctl: cannot reach the controller at {args.socket}: {e.strerror or e}",
+              file=sys.stderr)
+        return 2
+    try:
+        if args.file:
+            return run_file(client, args.file)
+        if args.command:
+            try:
+                out = client.run(" ".join(args.command))
+            except CommandError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 1
+            if out:
+                print(out)
+            return 0
+        return interactive(client)
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
