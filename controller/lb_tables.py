@@ -1,0 +1,202 @@
+"""What the switch tables must hold for a load-balancer configuration.
+
+Pure functions from a `DataPlanePlan` (the configuration reduced to what the
+data plane needs: ids, addresses, encaps, live ASs) to the table entries of
+lb.p4, keyed so that two states can be diffed: an AS change then rewrites
+only the Maglev buckets that moved. Flow entries (flow4/flow6) are not here:
+they come from digests (flow_learner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+from controller.maglev_table import NO_BACKEND, Backend, maglev_table
+from controller.p4_schema import DecodedEntry
+
+IPAddress = IPv4Address | IPv6Address
+IPNetwork = IPv4Network | IPv6Network
+
+# (table, key, priority): identifies an entry on the switch.
+EntryId = tuple[str, tuple, int]
+
+# Tables this module owns: everything but the learned flows.
+CONFIG_TABLES = (
+    "vip4", "vip6", "vip_port", "maglev", "as_encap", "reverse_nat4", "reverse_nat6",
+    "route4", "route6",
+)
+PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17}
+
+
+@dataclass(frozen=True)
+class AsPlan:
+    as_id: int
+    address: IPAddress
+    weight: int
+    live: bool  # False while draining: keeps its encap, gets no buckets
+
+
+@dataclass(frozen=True)
+class VipPlan:
+    vip_id: int
+    prefix: IPNetwork
+    protocol: int | None  # 6 or 17 for a per-port VIP, None for all ports
+    port: int  # 0 = every port
+    encap: str  # gre4 | gre6 | l3dsr | nat4 | nat6
+    dscp: int
+    target_port: int
+    new_len: int
+    src_ip_sticky: bool
+    ases: tuple[AsPlan, ...]
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    prefix: IPNetwork
+    port: int
+    src_mac: int
+    dst_mac: int
+
+
+@dataclass(frozen=True)
+class DataPlanePlan:
+    ip4_src: IPv4Address
+    ip6_src: IPv6Address
+    vips: tuple[VipPlan, ...]
+    routes: tuple[RoutePlan, ...]
+
+
+def entry_id(e: DecodedEntry) -> EntryId:
+    return (e.table, e.key, e.priority)
+
+
+def _net_key(prefix: IPNetwork) -> tuple[int, int]:
+    return (int(prefix.network_address), prefix.prefixlen)
+
+
+def vip_entries(vips: Iterable[VipPlan]) -> list[DecodedEntry]:
+    """vip4/vip6 (by prefix) and vip_port (by prefix id, protocol, port).
+
+    A prefix whose VIPs are per-port gets a prefix id: the smallest VIP id
+    among them, so it is derived from the configuration, not allocated.
+    """
+    by_prefix: dict[IPNetwork, list[VipPlan]] = {}
+    for v in vips:
+        by_prefix.setdefault(v.prefix, []).append(v)
+    out = []
+    for prefix, group in by_prefix.items():
+        table = "vip4" if prefix.version == 4 else "vip6"
+        all_port = [v for v in group if v.port == 0]
+        if all_port:
+            v = all_port[0]
+            out.append(DecodedEntry(table, (_net_key(prefix),), "set_vip",
+                                    (v.vip_id, v.new_len - 1, int(v.src_ip_sticky))))
+            continue
+        prefix_id = min(v.vip_id for v in group)
+        out.append(DecodedEntry(table, (_net_key(prefix),), "set_vip_prefix", (prefix_id,)))
+        for v in group:
+            out.append(DecodedEntry("vip_port", (prefix_id, v.protocol or 0, v.port), "set_vip",
+                                    (v.vip_id, v.new_len - 1, int(v.src_ip_sticky))))
+    return out
+
+
+def bucket_owners(vip: VipPlan) -> list[int | None]:
+    """AS id per bucket of the VIP's new-flow table (None: no live AS)."""
+    live = [a for a in vip.ases if a.live]
+    table = maglev_table([Backend(a.address, a.weight) for a in live], vip.new_len)
+    return [None if i == NO_BACKEND else live[i].as_id for i in table]
+
+
+def maglev_entries(vip: VipPlan, owners: list[int | None]) -> list[DecodedEntry]:
+    return [
+        DecodedEntry("maglev", (vip.vip_id, bucket), "use_bucket_as", (as_id,))
+        for bucket, as_id in enumerate(owners)
+        if as_id is not None
+    ]
+
+
+def encap_entry(plan: DataPlanePlan, vip: VipPlan, a: AsPlan) -> DecodedEntry:
+    addr = int(a.address)
+    if vip.encap == "gre4":
+        action, params = "encap_gre4", (int(plan.ip4_src), addr)
+    elif vip.encap == "gre6":
+        action, params = "encap_gre6", (int(plan.ip6_src), addr)
+    elif vip.encap == "l3dsr":
+        action, params = "encap_l3dsr", (addr, vip.dscp)
+    elif vip.encap == "nat4":
+        action, params = "encap_nat4", (addr, vip.target_port)
+    elif vip.encap == "nat6":
+        action, params = "encap_nat6", (addr, vip.target_port)
+    else:
+        raise ValueError(f"unknown encap {vip.encap!r}")
+    return DecodedEntry("as_encap", (a.as_id,), action, params)
+
+
+def reverse_nat_entries(vip: VipPlan) -> list[DecodedEntry]:
+    """AS:target_port → VIP:port for the answers of NAT VIPs' servers."""
+    if vip.encap not in ("nat4", "nat6") or vip.protocol is None:
+        return []
+    table = "reverse_nat4" if vip.encap == "nat4" else "reverse_nat6"
+    action = table + "_rewrite"
+    vip_addr = int(vip.prefix.network_address)
+    return [
+        DecodedEntry(table, (int(a.address), vip.protocol, vip.target_port), action,
+                     (vip_addr, vip.port))
+        for a in vip.ases
+    ]
+
+
+def route_entries(routes: Iterable[RoutePlan]) -> list[DecodedEntry]:
+    return [
+        DecodedEntry("route4" if r.prefix.version == 4 else "route6", (_net_key(r.prefix),),
+                     "set_next_hop", (r.port, r.src_mac, r.dst_mac))
+        for r in routes
+    ]
+
+
+def desired_entries(
+    plan: DataPlanePlan, owners: dict[int, list[int | None]]
+) -> dict[EntryId, DecodedEntry]:
+    """Every config-table entry for `plan`; `owners` holds bucket_owners per VIP id."""
+    entries: list[DecodedEntry] = []
+    entries += vip_entries(plan.vips)
+    for vip in plan.vips:
+        entries += maglev_entries(vip, owners[vip.vip_id])
+        entries += [encap_entry(plan, vip, a) for a in vip.ases]
+        entries += reverse_nat_entries(vip)
+    entries += route_entries(plan.routes)
+    out: dict[EntryId, DecodedEntry] = {}
+    for e in entries:
+        eid = entry_id(e)
+        if eid in out and out[eid] != e:
+            raise ValueError(f"two configurations want {e.table} entry {e.key}")
+        out[eid] = e
+    return out
+
+
+@dataclass(frozen=True)
+class TableDiff:
+    inserts: list[DecodedEntry]
+    modifies: list[DecodedEntry]
+    deletes: list[DecodedEntry]
+
+    def __len__(self) -> int:
+        return len(self.inserts) + len(self.modifies) + len(self.deletes)
+
+
+def diff_entries(
+    installed: dict[EntryId, DecodedEntry], desired: dict[EntryId, DecodedEntry]
+) -> TableDiff:
+    inserts, modifies, deletes = [], [], []
+    for eid, e in desired.items():
+        old = installed.get(eid)
+        if old is None:
+            inserts.append(e)
+        elif old != e:
+            modifies.append(e)
+    for eid, e in installed.items():
+        if eid not in desired:
+            deletes.append(e)
+    return TableDiff(inserts, modifies, deletes)
