@@ -67,6 +67,14 @@ def failed_precondition(message: str) -> P4RuntimeError:
     return P4RuntimeError(code_pb2.FAILED_PRECONDITION, message)
 
 
+def resource_exhausted(message: str) -> P4RuntimeError:
+    return P4RuntimeError(code_pb2.RESOURCE_EXHAUSTED, message)
+
+
+def out_of_range(message: str) -> P4RuntimeError:
+    return P4RuntimeError(code_pb2.OUT_OF_RANGE, message)
+
+
 def grpc_status_code(code: int) -> grpc.StatusCode:
     for status in grpc.StatusCode:
         if status.value[0] == code:
