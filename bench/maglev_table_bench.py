@@ -1,0 +1,96 @@
+"""Maglev table build time and consistency, ours against the VPP replica baseline.
+
+Run: ``python bench/maglev_table_bench.py [--trials N]`` from the repository root.
+Prints one line per measurement; ratios are computed from figures measured in
+the same run. "Others moved" counts buckets that changed owner although their
+owner was neither removed nor added, as a fraction of those buckets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from ipaddress import IPv4Address
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from controller.maglev_table import (  # noqa: E402
+    Backend,
+    maglev_table,
+    vpp_weighted_table,
+)
+
+TableBuilder = Callable[[Sequence[Backend], int], list[int]]
+
+
+def random_backends(n: int, rng: random.Random, weighted: bool = False) -> list[Backend]:
+    addresses: set[IPv4Address] = set()
+    while len(addresses) < n:
+        addresses.add(IPv4Address(rng.getrandbits(32)))
+    return [Backend(a, rng.randint(1, 100) if weighted else 100) for a in sorted(addresses)]
+
+
+def owners(builder: TableBuilder, backends: Sequence[Backend], size: int) -> list[object]:
+    return [backends[i].address if i >= 0 else None for i in builder(backends, size)]
+
+
+def removal_moves(
+    builder: TableBuilder, n: int, size: int, trials: int, seed: int = 1
+) -> tuple[float, float, float]:
+    """Mean own buckets, mean and worst fraction of the others moved, over ``trials``."""
+    rng = random.Random(seed)
+    own_counts: list[int] = []
+    fractions: list[float] = []
+    for _ in range(trials):
+        backends = random_backends(n, rng)
+        gone = rng.randrange(n)
+        before = owners(builder, backends, size)
+        after = owners(builder, backends[:gone] + backends[gone + 1 :], size)
+        own = sum(1 for a in before if a == backends[gone].address)
+        moved = sum(1 for a, b in zip(before, after, strict=True) if a != b)
+        own_counts.append(own)
+        fractions.append((moved - own) / (size - own))
+    return statistics.mean(own_counts), statistics.mean(fractions), max(fractions)
+
+
+def build_time(builder: TableBuilder, n: int, size: int, weighted: bool) -> float:
+    backends = random_backends(n, random.Random(7), weighted)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        builder(backends, size)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=100)
+    args = parser.parse_args()
+
+    for weighted in (False, True):
+        label = "weights 1-100" if weighted else "equal weights"
+        seconds = build_time(maglev_table, 1000, 65536, weighted)
+        print(f"build new_len=65536 N=1000 {label}: {seconds:.3f} s (best of 3)")
+
+    for n, size in ((10, 1024), (100, 16384)):
+        trials = args.trials if n * size <= 10**5 else max(args.trials // 10, 3)
+        results = {}
+        for name, builder in (("ours", maglev_table), ("vpp-replicas", vpp_weighted_table)):
+            own, mean, worst = removal_moves(builder, n, size, trials)
+            results[name] = mean
+            print(
+                f"remove 1 of N={n} new_len={size} {name}: own buckets {own:.1f}, "
+                f"others moved mean {mean:.2%} worst {worst:.2%} ({trials} trials)"
+            )
+        ratio = results["vpp-replicas"] / results["ours"]
+        print(f"  others moved, vpp-replicas / ours: {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
