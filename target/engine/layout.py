@@ -200,7 +200,11 @@ class Layout:
                 raise load_error(f"header_union {u.get('name')!r}", f"bad header_ids {ids!r}")
             names = [self.headers[i].name for i in ids]
             ut = next(
-                (t for t in j.get("header_union_types") or [] if t.get("name") == u.get("union_type")),
+                (
+                    t
+                    for t in j.get("header_union_types") or []
+                    if t.get("name") == u.get("union_type")
+                ),
                 None,
             )
             if ut is not None and len(ut.get("headers", [])) == len(ids):

@@ -1,0 +1,164 @@
+"""Named calculations (hash inputs) and the checksums verified in the parser and
+updated in the deparser (bm_sim/calculations.cpp, checksums.cpp).
+
+A calculation's input is the bit-level concatenation of its fields (not
+byte-padded), skipping fields of invalid headers, zero-padded at the end to a
+whole byte, followed by the unparsed payload when ``payload`` is listed (p4c
+does this for ``*_with_payload``, i.e. TCP/UDP checksums).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .codegen import CodeUnit
+from .expressions import ExpressionCompiler, parse_hexstr
+from .hashes import algorithm
+from .layout import Layout, load_error
+from .packet import Packet
+
+
+def build_input(
+    layout: Layout, unit: CodeUnit, inputs: list, algo: str, where: str
+) -> Callable[[Packet], int]:
+    """Generate ``f(P) -> int``: the hash ``algo`` of the bytes ``inputs`` describe."""
+    fn = algorithm(algo)
+    if fn is None:
+        raise load_error(where, f"unknown hash algorithm {algo!r}")
+    if not isinstance(inputs, list):
+        raise load_error(where, "calculation input must be a list")
+    lines: list[str] = []
+    with_payload = False
+    # consecutive fields of one header share one validity test; None = always present
+    groups: list[tuple[int | None, list[tuple[str, str]]]] = []
+
+    def add(hid: int | None, piece: tuple[str, str]) -> None:
+        if groups and hid is not None and groups[-1][0] == hid:
+            groups[-1][1].append(piece)
+        else:
+            groups.append((hid, [piece]))
+
+    for item in inputs:
+        if not isinstance(item, dict):
+            raise load_error(where, f"bad calculation input {item!r}")
+        t, v = item.get("type"), item.get("value")
+        if t == "field":
+            if not (isinstance(v, list) and len(v) == 2):
+                raise load_error(where, f"bad field {v!r}")
+            if v[1] == "$valid$":
+                h = layout.header(v[0], where)
+                add(None, ("1", f"V[{h.id}]"))
+                continue
+            f = layout.field(v[0], v[1], where)
+            h = layout.headers[f.header]
+            hid = None if h.metadata else h.id
+            if f.varbit:
+                add(hid, (f"F[{f.width_slot}]", f"F[{f.slot}]"))
+            else:
+                val = f"(F[{f.slot}] & {f.mask:#x})" if f.signed else f"F[{f.slot}]"
+                add(hid, (str(f.width), val))
+        elif t == "hexstr":
+            width = item.get("bitwidth")
+            if not isinstance(width, int) or width <= 0:
+                raise load_error(where, f"constant {v!r} needs a positive bitwidth")
+            value = parse_hexstr(v, where) & ((1 << width) - 1)
+            add(None, (str(width), str(value)))
+        elif t == "header":
+            h = layout.header(v, where)
+            for f in h.fields:
+                if f.varbit:
+                    add(None if h.metadata else h.id, (f"F[{f.width_slot}]", f"F[{f.slot}]"))
+                else:
+                    val = f"(F[{f.slot}] & {f.mask:#x})" if f.signed else f"F[{f.slot}]"
+                    add(None if h.metadata else h.id, (str(f.width), val))
+        elif t == "payload":
+            with_payload = True
+        else:
+            raise load_error(where, f"unsupported calculation input type {t!r}")
+
+    name = unit.fresh("calc")
+    algo_name = unit.bind("algo", fn)
+    lines.append(f"def {name}(P):")
+    lines.append("    F = P.F; V = P.V")
+    lines.append("    acc = 0; n = 0")
+    for hid, pieces in groups:
+        indent = "    "
+        if hid is not None:
+            lines.append(f"    if V[{hid}]:")
+            indent = "        "
+        for wsrc, vsrc in pieces:
+            lines.append(f"{indent}acc = (acc << {wsrc}) | {vsrc}; n += {wsrc}")
+    lines.append("    pad = -n % 8")
+    lines.append("    data = (acc << pad).to_bytes((n + pad) >> 3, 'big')")
+    if with_payload:
+        lines.append("    data += P.payload")
+    lines.append(f"    return {algo_name}(data)")
+    return unit.define(name, "\n".join(lines) + "\n")
+
+
+class Calculations:
+    """The JSON ``calculations``: name -> function of a packet."""
+
+    def __init__(self, j: dict, layout: Layout, unit: CodeUnit) -> None:
+        self.by_name: dict[str, Callable[[Packet], int]] = {}
+        for c in j.get("calculations") or []:
+            name = c.get("name")
+            where = f"calculation {name!r}"
+            if not isinstance(name, str):
+                raise load_error("calculations", f"calculation without a name: {c!r}")
+            self.by_name[name] = build_input(layout, unit, c.get("input"), c.get("algo"), where)
+
+    def get(self, name: object, where: str) -> Callable[[Packet], int]:
+        fn = self.by_name.get(name)  # type: ignore[arg-type]
+        if fn is None:
+            raise load_error(where, f"unknown calculation {name!r}")
+        return fn
+
+
+class Checksums:
+    """Generated ``verify(P)`` (sets P.checksum_error) and ``update(P)`` functions."""
+
+    def __init__(
+        self,
+        j: dict,
+        layout: Layout,
+        unit: CodeUnit,
+        exprs: ExpressionCompiler,
+        calcs: Calculations,
+    ) -> None:
+        verify: list[str] = []
+        update: list[str] = []
+        for c in j.get("checksums") or []:
+            name = c.get("name")
+            where = f"checksum {name!r}"
+            if c.get("type", "generic") != "generic":
+                raise load_error(where, f"unsupported checksum type {c.get('type')!r}")
+            target = c.get("target")
+            if not (isinstance(target, list) and len(target) == 2):
+                raise load_error(where, f"bad target {target!r}")
+            f = layout.field(target[0], target[1], where)
+            calc = unit.bind("calc", calcs.get(c.get("calculation"), where))
+            cond = c.get("if_cond")
+            cond_src = exprs.boolean(cond, where).src if cond is not None else "True"
+            hid = f.header
+            if c.get("verify", True):
+                verify.append(
+                    f"    if V[{hid}] and {cond_src} and {calc}(P) != F[{f.slot}]:\n"
+                    "        P.checksum_error = True"
+                )
+            if c.get("update", True):
+                update.append(f"    if {cond_src}:\n        F[{f.slot}] = {calc}(P) & {f.mask:#x}")
+        self.has_verify = bool(verify)
+        self.has_update = bool(update)
+        self.verify = unit.define(
+            "_verify_checksums",
+            "def _verify_checksums(P):\n    F = P.F; V = P.V; N = P.N\n"
+            + ("\n".join(verify) or "    pass")
+            + "\n",
+        )
+        self.update = unit.define(
+            "_update_checksums",
+            "def _update_checksums(P):\n    F = P.F; V = P.V; N = P.N\n"
+            + ("\n".join(update) or "    pass")
+            + "\n",
+        )

@@ -1,0 +1,55 @@
+"""The deparser (bm_sim/deparser.cpp): checksums are updated, then every valid
+header in the JSON ``order`` is emitted, followed by the unparsed payload.
+One generated function per deparser; each header is one ``struct.pack``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .fieldpack import pack_args, plan
+from .layout import HeaderInfo, load_error
+from .packet import Packet
+from .primitives import BuildContext, generate
+
+
+def _emit_varbit(h: HeaderInfo) -> Callable[[list[int]], bytes]:
+    def emit(F: list[int]) -> bytes:
+        value, nbits = 0, 0
+        for f in h.fields:
+            w = F[f.width_slot] if f.varbit else f.width
+            value = (value << w) | (F[f.slot] & ((1 << w) - 1))
+            nbits += w
+        return value.to_bytes(nbits // 8, "big")
+
+    return emit
+
+
+def build_deparser(
+    cx: BuildContext, d: dict, update_checksums: Callable
+) -> Callable[[Packet], bytes]:
+    name = d.get("name")
+    where = f"deparser {name!r}"
+    order = d.get("order")
+    if not isinstance(order, list):
+        raise load_error(where, "order must be a list of header names")
+    fname = cx.unit.fresh("_deparse")
+    upd = cx.unit.bind("upd", update_checksums)
+    lines = [f"def {fname}(P):", f"    {upd}(P)", "    F = P.F; V = P.V; N = P.N"]
+    for i, prim in enumerate(d.get("primitives") or []):  # deparser method calls
+        lines += ["    " + ln for ln in generate(cx, prim, f"{where}, #{i}")]
+    lines.append("    out = []")
+    for hname in order:
+        h = cx.layout.header(hname, where)
+        if h.metadata:
+            raise load_error(where, f"cannot emit metadata {hname!r}")
+        if h.varbit is not None:
+            emit = cx.unit.bind("emit", _emit_varbit(h))
+            lines.append(f"    if V[{h.id}]: out.append({emit}(F))")
+            continue
+        fmt = cx.unit.bind("S", plan(h.fields).fmt)
+        args = ", ".join(pack_args(plan(h.fields), lambda f: f.slot))
+        lines.append(f"    if V[{h.id}]: out.append({fmt}.pack({args}))")
+    lines.append("    out.append(P.payload)")
+    lines.append("    return b''.join(out)")
+    return cx.unit.define(fname, "\n".join(lines) + "\n")

@@ -1,0 +1,259 @@
+"""simple_switch's packet path (targets/simple_switch/simple_switch.cpp), one
+packet at a time instead of in threads:
+
+receive -> parser (+ verify checksums) -> ingress -> ingress clone / digest /
+resubmit / multicast / unicast or drop -> for each copy: egress -> egress
+clone -> drop? -> deparser (+ update checksums) -> recirculate or transmit.
+
+Metadata handling follows simple_switch exactly: clones, resubmitted and
+recirculated packets start with all metadata zeroed except the fields of the
+field list the program preserved, and ``instance_type`` set; multicast
+copies keep the whole header vector and get ``egress_rid``; egress starts
+with ``egress_spec`` reset so that only an explicit drop drops.
+
+A packet whose program hits a fault (failed assert, bad stack index) is
+dropped and counted; nothing raises out of :meth:`Switching.process`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+from target.runtime_api import Digest
+
+from .packet import Packet
+from .program import Program
+from .replication import Replication
+from .v1model import DROP_PORT, EGRESS_CLONE, INGRESS_CLONE, NORMAL, RECIRC, REPLICATION, RESUBMIT
+
+log = logging.getLogger("target.engine")
+
+MAX_PASSES = 256  # ingress+egress passes one received frame may cause (recirculation loops)
+
+
+class Switching:
+    def __init__(self, program: Program, pre: Replication, cpu_port: int | None) -> None:
+        self.prog = program
+        self.pre = pre
+        self.cpu_port = cpu_port
+        self.intr = program.intr
+        self.t0 = time.monotonic()
+        self.on_digest: Callable[[Digest], None] | None = None
+        self.on_packet_to_cpu: Callable[[bytes], None] | None = None
+        self.stats = {
+            "received": 0,
+            "transmitted": 0,
+            "dropped": 0,
+            "faults": 0,
+            "parser_errors": 0,
+        }
+        lay = program.layout
+        self.metadata_ranges = [(h.base, h.base + h.nslots) for h in lay.headers if h.metadata]
+        self.field_lists = program.cx.field_lists
+        self.learn_lists = program.cx.learn_lists
+        no_error = lay.errors["NoError"]
+        self.no_error = no_error
+
+    # --- helpers --------------------------------------------------------------------
+    def now_us(self) -> int:
+        return int((time.monotonic() - self.t0) * 1_000_000)
+
+    @staticmethod
+    def _set(F: list[int], f, value: int) -> None:
+        if f is not None:
+            F[f.slot] = value & f.mask
+
+    def _reset_metadata(self, F: list[int]) -> None:
+        for a, b in self.metadata_ranges:
+            F[a:b] = [0] * (b - a)
+
+    def _preserve(self, dst: Packet, src: Packet, field_list: int) -> None:
+        """copy_field_list_and_set_type: metadata of dst cleared, listed fields copied."""
+        self._reset_metadata(dst.F)
+        for f in self.field_lists.get(field_list, ()):
+            dst.F[f.slot] = src.F[f.slot]
+
+    def _fresh(self, frame: bytes) -> Packet:
+        F, V, N = self.prog.new_state()
+        return Packet(F, V, N, frame)
+
+    # --- the packet path -------------------------------------------------------------
+    def process(self, ingress_port: int, frame: bytes) -> list[tuple[int, bytes]]:
+        self.stats["received"] += 1
+        P = self._fresh(bytes(frame))
+        F, intr = P.F, self.intr
+        self._set(F, intr.ingress_port, ingress_port)
+        self._set(F, intr.packet_length, len(frame))
+        self._set(F, intr.instance_type, NORMAL)
+        self._set(F, intr.ingress_global_timestamp, self.now_us())
+        out: list[tuple[int, bytes]] = []
+        ingress_q: deque[Packet] = deque([P])
+        egress_q: deque[Packet] = deque()
+        passes = 0
+        while ingress_q or egress_q:
+            passes += 1
+            if passes > MAX_PASSES:
+                self.stats["dropped"] += len(ingress_q) + len(egress_q)
+                self.stats["faults"] += 1
+                log.warning("packet dropped: more than %d pipeline passes", MAX_PASSES)
+                break
+            if egress_q:
+                self._guarded(self._egress, egress_q.popleft(), ingress_q, egress_q, out)
+            else:
+                self._guarded(self._ingress, ingress_q.popleft(), ingress_q, egress_q, out)
+        return out
+
+    def _guarded(self, stage, P: Packet, ingress_q, egress_q, out) -> None:
+        try:
+            stage(P, ingress_q, egress_q, out)
+        except Exception as e:  # the program faulted: drop this packet, keep switching
+            self.stats["faults"] += 1
+            self.stats["dropped"] += 1
+            log.warning("packet dropped: %s: %s", type(e).__name__, e)
+
+    def _ingress(self, P: Packet, ingress_q: deque, egress_q: deque, out: list) -> None:
+        prog, intr = self.prog, self.intr
+        F = P.F
+        ingress_size = P.length
+        prog.parse(P, P.original)
+        if prog.checksums.has_verify:
+            prog.checksums.verify(P)
+        if P.error != self.no_error:
+            self.stats["parser_errors"] += 1
+        self._set(F, intr.parser_error, P.error)
+        self._set(F, intr.checksum_error, 1 if P.checksum_error else 0)
+        prog.ingress.apply(P)
+        P.exit = False
+        egress_spec = F[intr.egress_spec.slot]
+
+        if P.clone_session:
+            session = P.clone_session & 0x7FFF
+            field_list = P.clone_field_list
+            P.clone_session = P.clone_field_list = 0
+            cfg = self.pre.sessions.get(session)
+            if cfg is not None:
+                C = self._fresh(P.original)
+                C.length = ingress_size
+                C.F[intr.ingress_port.slot] = F[intr.ingress_port.slot]
+                prog.parse(C, P.original)
+                self._preserve(C, P, field_list)
+                self._set(C.F, intr.instance_type, INGRESS_CLONE)
+                if cfg.truncate:
+                    C.truncate = cfg.truncate
+                if cfg.mc_group is not None:
+                    self._multicast(C, cfg.mc_group, egress_q)
+                if cfg.egress_port is not None:
+                    self._enqueue(cfg.egress_port, C, egress_q)
+
+        if P.learn:
+            self._learn(P)
+
+        if P.resubmit:
+            R = self._fresh(P.original)
+            self._preserve(R, P, P.resubmit)
+            self._set(R.F, intr.instance_type, RESUBMIT)
+            R.length = ingress_size
+            self._set(R.F, intr.packet_length, ingress_size)
+            ingress_q.append(R)
+            return
+
+        mgid = F[intr.mcast_grp.slot] if intr.mcast_grp is not None else 0
+        if mgid:
+            self._set(F, intr.instance_type, REPLICATION)
+            self._multicast(P, mgid, egress_q)
+            return
+        if egress_spec == DROP_PORT:
+            self.stats["dropped"] += 1
+            return
+        self._set(F, intr.instance_type, NORMAL)
+        self._enqueue(egress_spec, P, egress_q)
+
+    def _learn(self, P: Packet) -> None:
+        ll = self.learn_lists.get(P.learn)
+        P.learn = 0
+        if ll is None or self.on_digest is None:
+            return
+        name, fields = ll
+        try:
+            self.on_digest(Digest(name, [P.F[f.slot] for f in fields]))
+        except Exception:  # a listener's bug must not stop the packet path
+            log.exception("on_digest callback failed")
+
+    def _multicast(self, P: Packet, group: int, egress_q: deque) -> None:
+        rid = self.intr.egress_rid
+        for port, instance in self.pre.groups.get(group, ()):
+            if rid is not None:
+                P.F[rid.slot] = instance & rid.mask
+            C = P.copy()
+            self._enqueue(port, C, egress_q)
+
+    def _enqueue(self, port: int, P: Packet, egress_q: deque) -> None:
+        intr = self.intr
+        P.egress_port = port
+        if intr.priority is not None and P.F[intr.priority.slot] != 0:
+            # simple_switch has one queue per port by default; priority >= 1 is out of range
+            self.stats["dropped"] += 1
+            return
+        if intr.enq_timestamp is not None:
+            self._set(P.F, intr.enq_timestamp, self.now_us())
+            self._set(P.F, intr.enq_qdepth, 0)
+        egress_q.append(P)
+
+    def _egress(self, P: Packet, ingress_q: deque, egress_q: deque, out: list) -> None:
+        prog, intr = self.prog, self.intr
+        F = P.F
+        self._set(F, intr.egress_global_timestamp, self.now_us())
+        if intr.enq_timestamp is not None:
+            self._set(F, intr.deq_timedelta, self.now_us() - F[intr.enq_timestamp.slot])
+            self._set(F, intr.deq_qdepth, 0)
+            self._set(F, intr.qid, 0)
+        self._set(F, intr.egress_port, P.egress_port)
+        self._set(F, intr.egress_spec, DROP_PORT + 1)
+        self._set(F, intr.packet_length, P.length)
+        prog.egress.apply(P)
+
+        if P.clone_session:
+            session = P.clone_session & 0x7FFF
+            field_list = P.clone_field_list
+            P.clone_session = P.clone_field_list = 0
+            cfg = self.pre.sessions.get(session)
+            if cfg is not None:
+                C = P.copy()
+                self._preserve(C, P, field_list)
+                self._set(C.F, intr.instance_type, EGRESS_CLONE)
+                C.length = P.length
+                if cfg.truncate:
+                    C.truncate = cfg.truncate
+                if cfg.mc_group is not None:
+                    self._multicast(C, cfg.mc_group, egress_q)
+                if cfg.egress_port is not None:
+                    self._enqueue(cfg.egress_port, C, egress_q)
+
+        if F[intr.egress_spec.slot] == DROP_PORT:
+            self.stats["dropped"] += 1
+            return
+        frame = prog.deparse(P)
+        if P.truncate is not None:
+            frame = frame[: P.truncate]
+
+        if P.recirculate:
+            R = self._fresh(frame)
+            self._preserve(R, P, P.recirculate)
+            self._set(R.F, intr.instance_type, RECIRC)
+            self._set(R.F, intr.packet_length, len(frame))
+            ingress_q.append(R)
+            return
+
+        port = P.egress_port
+        self.stats["transmitted"] += 1
+        if self.cpu_port is not None and port == self.cpu_port:
+            if self.on_packet_to_cpu is not None:
+                try:
+                    self.on_packet_to_cpu(frame)
+                except Exception:
+                    log.exception("on_packet_to_cpu callback failed")
+            return
+        out.append((port, frame))
