@@ -276,16 +276,25 @@ class SwitchSession:
         ent.table_entry.table_id = table_id
         return [e.table_entry for e in self.read([ent])]
 
-    def read_counter(self, counter_id: int) -> dict[int, tuple[int, int]]:
-        """Every cell of an indirect counter: index -> (bytes, packets)."""
-        ent = p4runtime_pb2.Entity()
-        ent.counter_entry.counter_id = counter_id
+    def read_counter(
+        self, counter_id: int, indices: list[int] | None = None
+    ) -> dict[int, tuple[int, int]]:
+        """Cells of an indirect counter (all of them when `indices` is None)."""
+        if indices is not None and not indices:
+            return {}
+        entities = []
+        for index in [None] if indices is None else indices:
+            ent = p4runtime_pb2.Entity()
+            ent.counter_entry.counter_id = counter_id
+            if index is not None:
+                ent.counter_entry.index.index = index
+            entities.append(ent)
         return {
             e.counter_entry.index.index: (
                 e.counter_entry.data.byte_count,
                 e.counter_entry.data.packet_count,
             )
-            for e in self.read([ent])
+            for e in self.read(entities)
         }
 
 
