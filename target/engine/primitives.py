@@ -12,6 +12,7 @@ exactly as simple_switch's ingress and egress threads do.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ class BuildContext:
     calcs: Calculations
     ops: HeaderOps
     intr: Intrinsics
+    clock: Callable[[], float] = time.monotonic  # seconds; tests may pass a fake one
     field_lists: dict[int, list[FieldInfo]] = field(default_factory=dict)
     learn_lists: dict[int, tuple[str, list[FieldInfo]]] = field(default_factory=dict)
 

@@ -4,6 +4,9 @@ and compiled once; a bad element raises ValueError naming it.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from .action_profiles import ActionProfile
 from .actions import Action, build_actions
 from .checksums import Calculations, Checksums, build_input
@@ -44,7 +47,7 @@ def _by_name(items: list, wanted: str, kind: str) -> dict:
 
 
 class Program:
-    def __init__(self, j: dict) -> None:
+    def __init__(self, j: dict, clock: Callable[[], float] = time.monotonic) -> None:
         if not isinstance(j, dict):
             raise load_error("root", "the program must be a JSON object")
         meta = j.get("__meta__") or {}
@@ -63,7 +66,7 @@ class Program:
         self.calcs = Calculations(j, layout, unit)
         self.intr = Intrinsics.find(layout)
         cx = BuildContext(
-            layout, unit, exprs, self.externs, self.calcs, HeaderOps(layout), self.intr
+            layout, unit, exprs, self.externs, self.calcs, HeaderOps(layout), self.intr, clock
         )
         for fl in j.get("field_lists") or []:
             cx.field_lists[fl.get("id")] = _field_list(layout, fl, "field_list")[1]

@@ -39,10 +39,18 @@ SWEEP_INTERVAL_S = 1.0
 class EmbeddedSwitch:
     """A loaded program and its state; implements SwitchRuntime."""
 
-    def __init__(self, bmv2_json: dict, cpu_port: int | None) -> None:
+    def __init__(
+        self,
+        bmv2_json: dict,
+        cpu_port: int | None,
+        clock: Callable[[], float] = time.monotonic,
+        ageing_thread: bool = True,
+    ) -> None:
+        """``clock`` and ``ageing_thread=False`` let tests drive ageing with sweep()."""
         if cpu_port is not None and (not isinstance(cpu_port, int) or cpu_port < 0):
             raise ValueError(f"bad cpu_port {cpu_port!r}")
-        self.program = Program(bmv2_json)
+        self.clock = clock
+        self.program = Program(bmv2_json, clock)
         self.pre = Replication()
         self.switching = Switching(self.program, self.pre, cpu_port)
         self.lock = threading.RLock()
@@ -53,7 +61,7 @@ class EmbeddedSwitch:
         self._reported: dict[str, set[int]] = {}
         self._ageing_tables = [t for t in self.program.tables.values() if t.support_timeout]
         self._sweeper: threading.Thread | None = None
-        if self._ageing_tables:
+        if self._ageing_tables and ageing_thread:
             self._sweeper = threading.Thread(target=self._sweep_loop, name="ageing", daemon=True)
             self._sweeper.start()
 
@@ -102,7 +110,7 @@ class EmbeddedSwitch:
         """One ageing sweep (AgeingMonitor::do_sweep); public so tests need no clock."""
         notes: list[tuple[str, list[int]]] = []
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             for t in self._ageing_tables:
                 prev = self._reported.get(t.name, set())
                 expired = t.expired(now)

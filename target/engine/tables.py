@@ -18,7 +18,6 @@ runs before the action. Entry handles are never reused.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -63,7 +62,7 @@ class Entry:
         self.packets = 0
         self.bytes = 0
         self.meter: Meter | None = None
-        self.last_hit = time.monotonic()
+        self.last_hit = 0.0
         self.ttl_ms: int | None = None
         self.member: int | None = None
         self.group: int | None = None
@@ -92,6 +91,7 @@ class Table:
                  profiles: dict[str, ActionProfile], counters: dict[str, CounterArray],
                  meters: dict[str, MeterArray]) -> None:  # fmt: skip
         self.cx = cx
+        self.clock = cx.clock  # seconds, monotonic: last-hit times for ageing
         self.name = tj.get("name")
         where = f"table {self.name!r}"
         self.where = where
@@ -266,7 +266,7 @@ class Table:
         if self.direct_counter is not None:
             L.append("    e.packets += 1; e.bytes += P.ingress_length")
         if self.support_timeout:
-            L.append(f"    e.last_hit = {unit.bind('now', time.monotonic)}()")
+            L.append(f"    e.last_hit = {unit.bind('now', self.clock)}()")
         if self.direct_meter is not None:
             L.append(f"    F[{self.meter_target}] = e.meter.execute(P.ingress_length)")
         L += ["    e.fn(P, e.data)", "    return e.next"]
@@ -287,7 +287,7 @@ class Table:
                 e.packets += 1
                 e.bytes += P.ingress_length
             if self.support_timeout:
-                e.last_hit = time.monotonic()
+                e.last_hit = self.clock()
             if self.direct_meter is not None:
                 P.F[self.meter_target] = e.meter.execute(P.ingress_length)  # type: ignore[union-attr]
         m = prof.members.get(member) if member is not None else prof.choose(group, P)  # type: ignore[arg-type]
@@ -581,6 +581,7 @@ class Table:
         e.params = key
         e.priority = priority
         e.handle = self._next_handle
+        e.last_hit = self.clock()
         setup(e)
         if self.direct_meter is not None:
             e.meter = Meter(self.direct_meter.by_packets)
@@ -716,7 +717,7 @@ class Table:
         action = None
         if self.profile is None and e.action is not None:
             action = ActionCall(e.action.name, list(e.data))
-        since = int((time.monotonic() - e.last_hit) * 1000)
+        since = int((self.clock() - e.last_hit) * 1000)
         return TableEntry(
             handle=e.handle,
             match_key=list(e.params),
@@ -757,7 +758,7 @@ class Table:
         if not isinstance(ttl_ms, int) or ttl_ms < 0:
             raise RuntimeApiError(MatchError.ERROR, f"bad ttl {ttl_ms!r}")
         e.ttl_ms = ttl_ms
-        e.last_hit = time.monotonic()
+        e.last_hit = self.clock()
 
     def expired(self, now: float) -> list[int]:
         """Handles whose TTL passed without a hit (MatchUnit::sweep_entries)."""

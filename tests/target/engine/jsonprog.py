@@ -29,16 +29,17 @@ STANDARD_METADATA = [
 ]
 
 ALIASES = [
-    ["queueing_metadata.enq_timestamp", ["standard_metadata", "enq_timestamp"]],
-    ["queueing_metadata.enq_qdepth", ["standard_metadata", "enq_qdepth"]],
-    ["queueing_metadata.deq_timedelta", ["standard_metadata", "deq_timedelta"]],
-    ["queueing_metadata.deq_qdepth", ["standard_metadata", "deq_qdepth"]],
-    ["intrinsic_metadata.ingress_global_timestamp", ["standard_metadata", "ingress_global_timestamp"]],
-    ["intrinsic_metadata.egress_global_timestamp", ["standard_metadata", "egress_global_timestamp"]],
-    ["intrinsic_metadata.mcast_grp", ["standard_metadata", "mcast_grp"]],
-    ["intrinsic_metadata.egress_rid", ["standard_metadata", "egress_rid"]],
-    ["intrinsic_metadata.priority", ["standard_metadata", "priority"]],
-]
+    [f"{space}.{name}", ["standard_metadata", name]]
+    for space, names in (
+        ("queueing_metadata", ("enq_timestamp", "enq_qdepth", "deq_timedelta", "deq_qdepth")),
+        (
+            "intrinsic_metadata",
+            ("ingress_global_timestamp", "egress_global_timestamp", "mcast_grp", "egress_rid",
+             "priority"),
+        ),
+    )
+    for name in names
+]  # fmt: skip
 
 ERRORS = [
     ["NoError", 0],
@@ -115,8 +116,12 @@ def table(
         "name": name,
         "id": tid,
         "key": [
-            {"match_type": mt, "name": ".".join(tg) if isinstance(tg, list) else tg,
-             "target": tg, "mask": mask}
+            {
+                "match_type": mt,
+                "name": ".".join(tg) if isinstance(tg, list) else tg,
+                "target": tg,
+                "mask": mask,
+            }
             for mt, tg, mask in keys
         ],  # fmt: skip
         "match_type": match_type,
@@ -167,29 +172,74 @@ def basic_program() -> dict:
     p = {
         "__meta__": {"version": [2, 23], "compiler": "hand-written test fixture"},
         "header_types": [
-            {"name": "scalars_0", "id": 0,
-             "fields": [["a", 32, False], ["b", 16, False], ["c", 8, False]]},
+            {
+                "name": "scalars_0",
+                "id": 0,
+                "fields": [["a", 32, False], ["b", 16, False], ["c", 8, False]],
+            },
             {"name": "standard_metadata", "id": 1, "fields": STANDARD_METADATA},
-            {"name": "ethernet_t", "id": 2,
-             "fields": [["dstAddr", 48, False], ["srcAddr", 48, False], ["etherType", 16, False]]},
-            {"name": "ipv4_t", "id": 3, "fields": [
-                ["version", 4, False], ["ihl", 4, False], ["diffserv", 8, False],
-                ["totalLen", 16, False], ["identification", 16, False], ["flags", 3, False],
-                ["fragOffset", 13, False], ["ttl", 8, False], ["protocol", 8, False],
-                ["hdrChecksum", 16, False], ["srcAddr", 32, False], ["dstAddr", 32, False]]},
-            {"name": "tcp_t", "id": 4, "fields": [
-                ["srcPort", 16, False], ["dstPort", 16, False], ["seqNo", 32, False],
-                ["ackNo", 32, False], ["dataOffset", 4, False], ["res", 4, False],
-                ["flags", 8, False], ["window", 16, False], ["checksum", 16, False],
-                ["urgentPtr", 16, False]]},
-            {"name": "udp_t", "id": 5, "fields": [
-                ["srcPort", 16, False], ["dstPort", 16, False], ["length_", 16, False],
-                ["checksum", 16, False]]},
+            {
+                "name": "ethernet_t",
+                "id": 2,
+                "fields": [
+                    ["dstAddr", 48, False],
+                    ["srcAddr", 48, False],
+                    ["etherType", 16, False],
+                ],
+            },
+            {
+                "name": "ipv4_t",
+                "id": 3,
+                "fields": [
+                    ["version", 4, False],
+                    ["ihl", 4, False],
+                    ["diffserv", 8, False],
+                    ["totalLen", 16, False],
+                    ["identification", 16, False],
+                    ["flags", 3, False],
+                    ["fragOffset", 13, False],
+                    ["ttl", 8, False],
+                    ["protocol", 8, False],
+                    ["hdrChecksum", 16, False],
+                    ["srcAddr", 32, False],
+                    ["dstAddr", 32, False],
+                ],
+            },
+            {
+                "name": "tcp_t",
+                "id": 4,
+                "fields": [
+                    ["srcPort", 16, False],
+                    ["dstPort", 16, False],
+                    ["seqNo", 32, False],
+                    ["ackNo", 32, False],
+                    ["dataOffset", 4, False],
+                    ["res", 4, False],
+                    ["flags", 8, False],
+                    ["window", 16, False],
+                    ["checksum", 16, False],
+                    ["urgentPtr", 16, False],
+                ],
+            },
+            {
+                "name": "udp_t",
+                "id": 5,
+                "fields": [
+                    ["srcPort", 16, False],
+                    ["dstPort", 16, False],
+                    ["length_", 16, False],
+                    ["checksum", 16, False],
+                ],
+            },
         ],  # fmt: skip
         "headers": [
             {"name": "scalars", "id": 0, "header_type": "scalars_0", "metadata": True},
-            {"name": "standard_metadata", "id": 1, "header_type": "standard_metadata",
-             "metadata": True},
+            {
+                "name": "standard_metadata",
+                "id": 1,
+                "header_type": "standard_metadata",
+                "metadata": True,
+            },
             {"name": "ethernet", "id": 2, "header_type": "ethernet_t", "metadata": False},
             {"name": "ipv4", "id": 3, "header_type": "ipv4_t", "metadata": False},
             {"name": "tcp", "id": 4, "header_type": "tcp_t", "metadata": False},
@@ -208,34 +258,71 @@ def basic_program() -> dict:
                 "id": 0,
                 "init_state": "start",
                 "parse_states": [
-                    {"name": "start", "id": 0,
-                     "parser_ops": [{"op": "extract",
-                                     "parameters": [{"type": "regular", "value": "ethernet"}]}],
-                     "transition_key": [field("ethernet", "etherType")],
-                     "transitions": [
-                         {"type": "hexstr", "value": "0x0800", "mask": None,
-                          "next_state": "parse_ipv4"},
-                         {"type": "default", "value": None, "mask": None, "next_state": None}]},
-                    {"name": "parse_ipv4", "id": 1,
-                     "parser_ops": [{"op": "extract",
-                                     "parameters": [{"type": "regular", "value": "ipv4"}]}],
-                     "transition_key": [field("ipv4", "protocol")],
-                     "transitions": [
-                         {"type": "hexstr", "value": "0x06", "mask": None, "next_state": "parse_tcp"},
-                         {"type": "hexstr", "value": "0x11", "mask": None, "next_state": "parse_udp"},
-                         {"type": "default", "value": None, "mask": None, "next_state": None}]},
-                    {"name": "parse_tcp", "id": 2,
-                     "parser_ops": [{"op": "extract",
-                                     "parameters": [{"type": "regular", "value": "tcp"}]}],
-                     "transition_key": [],
-                     "transitions": [{"type": "default", "value": None, "mask": None,
-                                      "next_state": None}]},
-                    {"name": "parse_udp", "id": 3,
-                     "parser_ops": [{"op": "extract",
-                                     "parameters": [{"type": "regular", "value": "udp"}]}],
-                     "transition_key": [],
-                     "transitions": [{"type": "default", "value": None, "mask": None,
-                                      "next_state": None}]},
+                    {
+                        "name": "start",
+                        "id": 0,
+                        "parser_ops": [
+                            {
+                                "op": "extract",
+                                "parameters": [{"type": "regular", "value": "ethernet"}],
+                            }
+                        ],
+                        "transition_key": [field("ethernet", "etherType")],
+                        "transitions": [
+                            {
+                                "type": "hexstr",
+                                "value": "0x0800",
+                                "mask": None,
+                                "next_state": "parse_ipv4",
+                            },
+                            {"type": "default", "value": None, "mask": None, "next_state": None},
+                        ],
+                    },
+                    {
+                        "name": "parse_ipv4",
+                        "id": 1,
+                        "parser_ops": [
+                            {"op": "extract", "parameters": [{"type": "regular", "value": "ipv4"}]}
+                        ],
+                        "transition_key": [field("ipv4", "protocol")],
+                        "transitions": [
+                            {
+                                "type": "hexstr",
+                                "value": "0x06",
+                                "mask": None,
+                                "next_state": "parse_tcp",
+                            },
+                            {
+                                "type": "hexstr",
+                                "value": "0x11",
+                                "mask": None,
+                                "next_state": "parse_udp",
+                            },
+                            {"type": "default", "value": None, "mask": None, "next_state": None},
+                        ],
+                    },
+                    {
+                        "name": "parse_tcp",
+                        "id": 2,
+                        "parser_ops": [
+                            {"op": "extract", "parameters": [{"type": "regular", "value": "tcp"}]}
+                        ],
+                        "transition_key": [],
+                        "transitions": [
+                            {"type": "default", "value": None, "mask": None, "next_state": None}
+                        ],
+                    },
+                    {
+                        "name": "parse_udp",
+                        "id": 3,
+                        "parser_ops": [
+                            {"op": "extract", "parameters": [{"type": "regular", "value": "udp"}]}
+                        ],
+                        "transition_key": [],
+                        "transitions": [
+                            {"type": "default", "value": None, "mask": None, "next_state": None}
+                        ],
+                    },
                 ],
             }
         ],  # fmt: skip

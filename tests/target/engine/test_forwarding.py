@@ -40,9 +40,7 @@ def router_program() -> dict:
             [
                 assign(field(SM, "egress_spec"), rt(0)),
                 assign(field("ethernet", "dstAddr"), rt(1)),
-                assign(
-                    field("ipv4", "ttl"), masked_add(field("ipv4", "ttl"), hexstr(0xFF), 8)
-                ),
+                assign(field("ipv4", "ttl"), masked_add(field("ipv4", "ttl"), hexstr(0xFF), 8)),
             ],
             [("port", 9), ("dmac", 48)],
         ),
@@ -118,9 +116,7 @@ def pkt(dst: str = "10.1.2.3", ttl: int = 64, proto: str = "tcp") -> bytes:
 
 def test_lpm_forward_rewrites_mac_ttl_and_checksum(sw):
     sw.mt_add_entry("MyIngress.routes", [lpm(ip("10.0.0.0"), 8)], ActionCall("forward", [3, 0xAA]))
-    sw.mt_add_entry(
-        "MyIngress.routes", [lpm(ip("10.1.0.0"), 16)], ActionCall("forward", [4, 0xBB])
-    )
+    sw.mt_add_entry("MyIngress.routes", [lpm(ip("10.1.0.0"), 16)], ActionCall("forward", [4, 0xBB]))
     out = sw.process_packet(1, pkt("10.1.2.3"))
     assert [port for port, _ in out] == [4]
     got = Ether(out[0][1])
