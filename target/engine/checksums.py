@@ -10,12 +10,73 @@ does this for ``*_with_payload``, i.e. TCP/UDP checksums).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .codegen import CodeUnit
 from .expressions import ExpressionCompiler, parse_hexstr
+from .fieldpack import pack_args, plan
 from .hashes import algorithm
-from .layout import Layout, load_error
+from .layout import FieldInfo, Layout, load_error
 from .packet import Packet
+
+
+@dataclass
+class _Piece:
+    width: str  # source of the width in bits (a constant unless varbit)
+    value: str  # source of the value
+    fixed: FieldInfo | None  # a fixed-width stand-in, for the struct fast path
+
+
+def _pieces(layout: Layout, inputs: list, where: str) -> tuple[list, bool]:
+    """Groups of (header id or None, pieces) and whether the payload follows.
+    Consecutive fields of one header share one validity test; None = always there."""
+    groups: list[tuple[int | None, list[_Piece]]] = []
+    with_payload = False
+
+    def add(hid: int | None, width: int | None, wsrc: str, vsrc: str) -> None:
+        stand_in = FieldInfo("", -1, -1, width) if width is not None else None
+        piece = _Piece(wsrc, vsrc, stand_in)
+        if groups and hid is not None and groups[-1][0] == hid:
+            groups[-1][1].append(piece)
+        else:
+            groups.append((hid, [piece]))
+
+    def add_field(f: FieldInfo, hid: int | None) -> None:
+        if f.varbit:
+            add(hid, None, f"F[{f.width_slot}]", f"F[{f.slot}]")
+        else:
+            val = f"(F[{f.slot}] & {f.mask:#x})" if f.signed else f"F[{f.slot}]"
+            add(hid, f.width, str(f.width), val)
+
+    for item in inputs:
+        if not isinstance(item, dict):
+            raise load_error(where, f"bad calculation input {item!r}")
+        t, v = item.get("type"), item.get("value")
+        if t == "field":
+            if not (isinstance(v, list) and len(v) == 2):
+                raise load_error(where, f"bad field {v!r}")
+            if v[1] == "$valid$":
+                h = layout.header(v[0], where)
+                add(None, 1, "1", f"V[{h.id}]")
+                continue
+            f = layout.field(v[0], v[1], where)
+            h = layout.headers[f.header]
+            add_field(f, None if h.metadata else h.id)
+        elif t == "hexstr":
+            width = item.get("bitwidth")
+            if not isinstance(width, int) or width <= 0:
+                raise load_error(where, f"constant {v!r} needs a positive bitwidth")
+            value = parse_hexstr(v, where) & ((1 << width) - 1)
+            add(None, width, str(width), str(value))
+        elif t == "header":
+            h = layout.header(v, where)
+            for f in h.fields:
+                add_field(f, None if h.metadata else h.id)
+        elif t == "payload":
+            with_payload = True
+        else:
+            raise load_error(where, f"unsupported calculation input type {t!r}")
+    return groups, with_payload
 
 
 def build_input(
@@ -27,69 +88,38 @@ def build_input(
         raise load_error(where, f"unknown hash algorithm {algo!r}")
     if not isinstance(inputs, list):
         raise load_error(where, "calculation input must be a list")
-    lines: list[str] = []
-    with_payload = False
-    # consecutive fields of one header share one validity test; None = always present
-    groups: list[tuple[int | None, list[tuple[str, str]]]] = []
-
-    def add(hid: int | None, piece: tuple[str, str]) -> None:
-        if groups and hid is not None and groups[-1][0] == hid:
-            groups[-1][1].append(piece)
-        else:
-            groups.append((hid, [piece]))
-
-    for item in inputs:
-        if not isinstance(item, dict):
-            raise load_error(where, f"bad calculation input {item!r}")
-        t, v = item.get("type"), item.get("value")
-        if t == "field":
-            if not (isinstance(v, list) and len(v) == 2):
-                raise load_error(where, f"bad field {v!r}")
-            if v[1] == "$valid$":
-                h = layout.header(v[0], where)
-                add(None, ("1", f"V[{h.id}]"))
-                continue
-            f = layout.field(v[0], v[1], where)
-            h = layout.headers[f.header]
-            hid = None if h.metadata else h.id
-            if f.varbit:
-                add(hid, (f"F[{f.width_slot}]", f"F[{f.slot}]"))
-            else:
-                val = f"(F[{f.slot}] & {f.mask:#x})" if f.signed else f"F[{f.slot}]"
-                add(hid, (str(f.width), val))
-        elif t == "hexstr":
-            width = item.get("bitwidth")
-            if not isinstance(width, int) or width <= 0:
-                raise load_error(where, f"constant {v!r} needs a positive bitwidth")
-            value = parse_hexstr(v, where) & ((1 << width) - 1)
-            add(None, (str(width), str(value)))
-        elif t == "header":
-            h = layout.header(v, where)
-            for f in h.fields:
-                if f.varbit:
-                    add(None if h.metadata else h.id, (f"F[{f.width_slot}]", f"F[{f.slot}]"))
-                else:
-                    val = f"(F[{f.slot}] & {f.mask:#x})" if f.signed else f"F[{f.slot}]"
-                    add(None if h.metadata else h.id, (str(f.width), val))
-        elif t == "payload":
-            with_payload = True
-        else:
-            raise load_error(where, f"unsupported calculation input type {t!r}")
-
+    groups, with_payload = _pieces(layout, inputs, where)
     name = unit.fresh("calc")
     algo_name = unit.bind("algo", fn)
-    lines.append(f"def {name}(P):")
-    lines.append("    F = P.F; V = P.V")
-    lines.append("    acc = 0; n = 0")
-    for hid, pieces in groups:
-        indent = "    "
-        if hid is not None:
-            lines.append(f"    if V[{hid}]:")
-            indent = "        "
-        for wsrc, vsrc in pieces:
-            lines.append(f"{indent}acc = (acc << {wsrc}) | {vsrc}; n += {wsrc}")
-    lines.append("    pad = -n % 8")
-    lines.append("    data = (acc << pad).to_bytes((n + pad) >> 3, 'big')")
+    lines = [f"def {name}(P):", "    F = P.F; V = P.V"]
+    byte_groups = all(
+        all(p.fixed is not None for p in ps) and sum(p.fixed.width for p in ps) % 8 == 0
+        for _, ps in groups
+    )
+    if byte_groups and groups:
+        # every group is whole bytes: one struct.pack per group, no bit shuffling
+        parts = []
+        for hid, ps in groups:
+            stand_ins = [p.fixed for p in ps]
+            values = {id(p.fixed): p.value for p in ps}
+            packing = plan(stand_ins)
+            fmt = unit.bind("S", packing.fmt)
+            args = ", ".join(pack_args(packing, lambda f, values=values: values[id(f)]))
+            packed = f"{fmt}.pack({args})"
+            parts.append(packed if hid is None else f"({packed} if V[{hid}] else b'')")
+        data = " + ".join(parts)
+        lines.append(f"    data = {data}")
+    else:
+        lines.append("    acc = 0; n = 0")
+        for hid, ps in groups:
+            indent = "    "
+            if hid is not None:
+                lines.append(f"    if V[{hid}]:")
+                indent = "        "
+            for p in ps:
+                lines.append(f"{indent}acc = (acc << {p.width}) | {p.value}; n += {p.width}")
+        lines.append("    pad = -n % 8")
+        lines.append("    data = (acc << pad).to_bytes((n + pad) >> 3, 'big')")
     if with_payload:
         lines.append("    data += P.payload")
     lines.append(f"    return {algo_name}(data)")

@@ -48,7 +48,7 @@ def build_deparser(
             lines.append(f"    if V[{h.id}]: out.append({emit}(F))")
             continue
         fmt = cx.unit.bind("S", plan(h.fields).fmt)
-        args = ", ".join(pack_args(plan(h.fields), lambda f: f.slot))
+        args = ", ".join(pack_args(plan(h.fields), lambda f: f"F[{f.slot}]"))
         lines.append(f"    if V[{h.id}]: out.append({fmt}.pack({args}))")
     lines.append("    out.append(P.payload)")
     lines.append("    return b''.join(out)")

@@ -113,13 +113,14 @@ def unpack_lines(p: HeaderPacking, tuple_name: str, slot: callable) -> list[str]
     return lines
 
 
-def pack_args(p: HeaderPacking, slot: callable) -> list[str]:
-    """The ``struct.pack`` arguments that emit a header from its fields."""
+def pack_args(p: HeaderPacking, value_of: callable) -> list[str]:
+    """The ``struct.pack`` arguments that emit fields; ``value_of(field)`` is the
+    source of a field's value (``F[12]`` for a header field)."""
     args: list[str] = []
     for c in p.chunks:
         terms = []
         for f, shift in c.fields:
-            v = f"F[{slot(f)}]"
+            v = value_of(f)
             if f.signed:
                 v = f"({v} & {f.mask:#x})"
             terms.append(f"({v} << {shift})" if shift else v)

@@ -54,8 +54,43 @@ class Switching:
         self.metadata_ranges = [(h.base, h.base + h.nslots) for h in lay.headers if h.metadata]
         self.field_lists = program.cx.field_lists
         self.learn_lists = program.cx.learn_lists
-        no_error = lay.errors["NoError"]
-        self.no_error = no_error
+        self.no_error = lay.errors["NoError"]
+        intr = self.intr
+        egress_spec_reset = DROP_PORT + 1  # only an explicit drop in egress drops
+        deq = None if intr.enq_timestamp is None else f"ts - F[{intr.enq_timestamp.slot}]"
+        self._at_receive = self._setter(
+            "_at_receive",
+            "F, port, length, ts",
+            [(intr.ingress_port, "port"), (intr.packet_length, "length"),
+             (intr.instance_type, str(NORMAL)), (intr.ingress_global_timestamp, "ts")],
+        )  # fmt: skip
+        self._after_parse = self._setter(
+            "_after_parse",
+            "F, error, checksum_error",
+            [(intr.parser_error, "error"), (intr.checksum_error, "checksum_error")],
+        )
+        self._at_enqueue = self._setter(
+            "_at_enqueue", "F, ts", [(intr.enq_timestamp, "ts"), (intr.enq_qdepth, "0")]
+        )
+        self._at_egress = self._setter(
+            "_at_egress",
+            "F, port, length, ts",
+            [(intr.egress_global_timestamp, "ts"), (intr.deq_timedelta, deq),
+             (intr.deq_qdepth, "0"), (intr.qid, "0"), (intr.egress_port, "port"),
+             (intr.egress_spec, str(egress_spec_reset)), (intr.packet_length, "length")],
+        )  # fmt: skip
+
+    def _setter(self, name: str, args: str, fields: list) -> Callable:
+        """Generate ``name(args)`` writing each (field, value source), masked."""
+        body = [
+            f"    F[{f.slot}] = ({src}) & {f.mask:#x}"
+            for f, src in fields
+            if f is not None and src is not None
+        ]
+        fname = self.prog.unit.fresh(name)
+        return self.prog.unit.define(
+            fname, f"def {fname}({args}):\n" + ("\n".join(body) or "    pass") + "\n"
+        )
 
     # --- helpers --------------------------------------------------------------------
     def now_us(self) -> int:
@@ -84,11 +119,8 @@ class Switching:
     def process(self, ingress_port: int, frame: bytes) -> list[tuple[int, bytes]]:
         self.stats["received"] += 1
         P = self._fresh(bytes(frame))
-        F, intr = P.F, self.intr
-        self._set(F, intr.ingress_port, ingress_port)
-        self._set(F, intr.packet_length, len(frame))
-        self._set(F, intr.instance_type, NORMAL)
-        self._set(F, intr.ingress_global_timestamp, self.now_us())
+        self.ts = ts = self.now_us()
+        self._at_receive(P.F, ingress_port, len(frame), ts)
         out: list[tuple[int, bytes]] = []
         ingress_q: deque[Packet] = deque([P])
         egress_q: deque[Packet] = deque()
@@ -123,8 +155,7 @@ class Switching:
             prog.checksums.verify(P)
         if P.error != self.no_error:
             self.stats["parser_errors"] += 1
-        self._set(F, intr.parser_error, P.error)
-        self._set(F, intr.checksum_error, 1 if P.checksum_error else 0)
+        self._after_parse(F, P.error, 1 if P.checksum_error else 0)
         prog.ingress.apply(P)
         P.exit = False
         egress_spec = F[intr.egress_spec.slot]
@@ -197,22 +228,13 @@ class Switching:
             # simple_switch has one queue per port by default; priority >= 1 is out of range
             self.stats["dropped"] += 1
             return
-        if intr.enq_timestamp is not None:
-            self._set(P.F, intr.enq_timestamp, self.now_us())
-            self._set(P.F, intr.enq_qdepth, 0)
+        self._at_enqueue(P.F, self.ts)
         egress_q.append(P)
 
     def _egress(self, P: Packet, ingress_q: deque, egress_q: deque, out: list) -> None:
         prog, intr = self.prog, self.intr
         F = P.F
-        self._set(F, intr.egress_global_timestamp, self.now_us())
-        if intr.enq_timestamp is not None:
-            self._set(F, intr.deq_timedelta, self.now_us() - F[intr.enq_timestamp.slot])
-            self._set(F, intr.deq_qdepth, 0)
-            self._set(F, intr.qid, 0)
-        self._set(F, intr.egress_port, P.egress_port)
-        self._set(F, intr.egress_spec, DROP_PORT + 1)
-        self._set(F, intr.packet_length, P.length)
+        self._at_egress(F, P.egress_port, P.length, self.ts)
         prog.egress.apply(P)
 
         if P.clone_session:
