@@ -228,7 +228,7 @@ def test_table_is_identical_in_a_process_with_another_hash_seed():
         "spec = json.loads(sys.argv[1])\n"
         "print(json.dumps(maglev_table([Backend(ip_address(a), w) for a, w in spec], 256)))\n"
     )
-    spec = [["192.0.2.%d" % i, (i * 37) % 101] for i in range(1, 20)]
+    spec = [[f"192.0.2.{i}", (i * 37) % 101] for i in range(1, 20)]
     env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=str(REPO))
     out = subprocess.run(
         [sys.executable, "-c", script, json.dumps(spec)],
