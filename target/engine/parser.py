@@ -31,7 +31,8 @@ class ParseValueSet:
     def __init__(self, name: str, compressed_bitwidth: int) -> None:
         self.name = name
         self.width = compressed_bitwidth
-        self.values: set[int] = set()
+        self.values: set[int] = set()  # byte-padded, as the select key is built
+        self.members: set[int] = set()  # as the control plane gave them
         self.widths: list[int] = []  # widths of the select fields it is used with
 
     def pad(self, value: int) -> int:

@@ -400,6 +400,49 @@ class EmbeddedSwitch:
                 )
             r.values[index] = value
 
+    # --- parser value sets (P4Runtime ValueSetEntry; BMv2 pvs_add/pvs_remove) ----------
+    def _vset(self, name: str):
+        vs = self.program.vsets.get(name) if isinstance(name, str) else None
+        if vs is None:
+            raise RuntimeApiError(MatchError.ERROR, f"no parser value set {name!r}")
+        return vs
+
+    def parse_vset_add(self, name: str, value: int) -> None:
+        """Add ``value``: the select key's fields concatenated, ``compressed_bitwidth`` wide."""
+        with self.lock:
+            vs = self._vset(name)
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or value < 0
+                or value >> vs.width
+            ):
+                raise RuntimeApiError(
+                    MatchError.ERROR, f"value set {name!r}: {value!r} does not fit {vs.width} bits"
+                )
+            vs.values.add(vs.pad(value))
+            vs.members.add(value)
+
+    def parse_vset_remove(self, name: str, value: int) -> None:
+        with self.lock:
+            vs = self._vset(name)
+            if value not in vs.members:
+                raise RuntimeApiError(
+                    MatchError.NO_SUCH_ENTRY, f"value set {name!r} has no {value!r}"
+                )
+            vs.members.discard(value)
+            vs.values.discard(vs.pad(value))
+
+    def parse_vset_get(self, name: str) -> list[int]:
+        with self.lock:
+            return sorted(self._vset(name).members)
+
+    def parse_vset_clear(self, name: str) -> None:
+        with self.lock:
+            vs = self._vset(name)
+            vs.members.clear()
+            vs.values.clear()
+
     # --- packet replication engine ----------
     def mc_set_group(self, group: int, replicas: list[tuple[int, int]]) -> None:
         with self.lock:
