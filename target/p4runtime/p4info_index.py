@@ -25,16 +25,6 @@ _MATCH_KINDS = {
     MatchField.OPTIONAL: MatchKind.OPTIONAL,
 }
 
-# The top byte of every P4Runtime id names the kind of object (p4info.proto P4Ids).
-ID_PREFIX_ACTION = 0x01
-ID_PREFIX_TABLE = 0x02
-ID_PREFIX_ACTION_PROFILE = 0x11
-ID_PREFIX_COUNTER = 0x12
-ID_PREFIX_DIRECT_COUNTER = 0x13
-ID_PREFIX_METER = 0x14
-ID_PREFIX_DIRECT_METER = 0x15
-ID_PREFIX_DIGEST = 0x18
-
 SCOPE_TABLE_AND_DEFAULT = p4info_pb2.ActionRef.TABLE_AND_DEFAULT
 SCOPE_TABLE_ONLY = p4info_pb2.ActionRef.TABLE_ONLY
 SCOPE_DEFAULT_ONLY = p4info_pb2.ActionRef.DEFAULT_ONLY
@@ -130,10 +120,6 @@ class ControllerHeaderInfo:
         return sum(width for _, _, width in self.fields)
 
 
-def id_prefix(p4_id: int) -> int:
-    return p4_id >> 24
-
-
 class P4InfoIndex:
     """Lookups by id (and by name where the data plane speaks names)."""
 
@@ -162,19 +148,20 @@ class P4InfoIndex:
 
     # --- building ----------------------------------------------------------
 
-    def _claim(self, p4_id: int, name: str, prefix: int, kind: str) -> None:
+    def _claim(self, p4_id: int, name: str, kind: str) -> None:
+        # Id prefixes are not checked: older p4c releases used other values (digests
+        # were 0x17), and PI accepts their P4Info.
+        if p4_id == 0:
+            raise invalid(f"P4Info: {kind} '{name}' has id 0")
         if p4_id in self._seen_ids:
             raise invalid(f"P4Info: id {p4_id:#x} of {kind} '{name}' is also used by "
                           f"'{self._seen_ids[p4_id]}'")
-        if id_prefix(p4_id) != prefix:
-            raise invalid(f"P4Info: {kind} '{name}' has id {p4_id:#x}, whose prefix "
-                          f"is not {prefix:#04x}")
         self._seen_ids[p4_id] = name
 
     def _index_actions(self) -> None:
         for action in self.p4info.actions:
             pre = action.preamble
-            self._claim(pre.id, pre.name, ID_PREFIX_ACTION, "action")
+            self._claim(pre.id, pre.name, "action")
             params = [
                 ParamInfo(p.id, p.name, p.bitwidth, position)
                 for position, p in enumerate(action.params)
@@ -187,28 +174,26 @@ class P4InfoIndex:
 
     def _index_resources(self) -> None:
         for c in self.p4info.counters:
-            self._claim(c.preamble.id, c.preamble.name, ID_PREFIX_COUNTER, "counter")
+            self._claim(c.preamble.id, c.preamble.name, "counter")
             self.counters[c.preamble.id] = CounterInfo(
                 c.preamble.id, c.preamble.name, c.spec.unit, c.size)
         for c in self.p4info.direct_counters:
-            self._claim(c.preamble.id, c.preamble.name, ID_PREFIX_DIRECT_COUNTER,
-                        "direct counter")
+            self._claim(c.preamble.id, c.preamble.name, "direct counter")
             self.direct_counters[c.preamble.id] = CounterInfo(
                 c.preamble.id, c.preamble.name, c.spec.unit, 0, c.direct_table_id)
         for m in self.p4info.meters:
-            self._claim(m.preamble.id, m.preamble.name, ID_PREFIX_METER, "meter")
+            self._claim(m.preamble.id, m.preamble.name, "meter")
             self.meters[m.preamble.id] = MeterInfo(
                 m.preamble.id, m.preamble.name, m.spec.unit, m.size)
         for m in self.p4info.direct_meters:
-            self._claim(m.preamble.id, m.preamble.name, ID_PREFIX_DIRECT_METER,
-                        "direct meter")
+            self._claim(m.preamble.id, m.preamble.name, "direct meter")
             self.direct_meters[m.preamble.id] = MeterInfo(
                 m.preamble.id, m.preamble.name, m.spec.unit, 0, m.direct_table_id)
 
     def _index_tables(self) -> None:
         for table in self.p4info.tables:
             pre = table.preamble
-            self._claim(pre.id, pre.name, ID_PREFIX_TABLE, "table")
+            self._claim(pre.id, pre.name, "table")
             fields = []
             for mf in table.match_fields:
                 kind = _MATCH_KINDS.get(mf.match_type)
@@ -256,7 +241,7 @@ class P4InfoIndex:
     def _index_action_profiles(self) -> None:
         for prof in self.p4info.action_profiles:
             pre = prof.preamble
-            self._claim(pre.id, pre.name, ID_PREFIX_ACTION_PROFILE, "action profile")
+            self._claim(pre.id, pre.name, "action profile")
             info = ActionProfileInfo(pre.id, pre.name, list(prof.table_ids),
                                      prof.with_selector, prof.size, prof.max_group_size)
             for table_id in prof.table_ids:
@@ -274,7 +259,7 @@ class P4InfoIndex:
     def _index_digests(self) -> None:
         for digest in self.p4info.digests:
             pre = digest.preamble
-            self._claim(pre.id, pre.name, ID_PREFIX_DIGEST, "digest")
+            self._claim(pre.id, pre.name, "digest")
             kind, widths = self._digest_shape(pre.name, digest.type_spec)
             info = DigestInfo(pre.id, pre.name, kind, widths)
             self.digests[pre.id] = info

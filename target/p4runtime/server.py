@@ -6,7 +6,6 @@ import logging
 from concurrent import futures
 
 import grpc
-from p4.v1 import p4runtime_pb2_grpc
 
 from target.p4runtime.device import Device
 from target.p4runtime.service import MAX_OPEN_STREAMS, P4RuntimeService
@@ -40,7 +39,7 @@ class P4RuntimeServer:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        p4runtime_pb2_grpc.add_P4RuntimeServicer_to_server(self.service, self._server)
+        self.service.register(self._server)
         self.port = 0
 
     def start(self) -> int:

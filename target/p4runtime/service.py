@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 
 import grpc
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
 
@@ -27,8 +28,10 @@ from target.p4runtime.errors import (
     STATUS_DETAILS_KEY,
     P4RuntimeError,
     batch_status,
+    invalid,
     permission_denied,
 )
+from target.p4runtime.write_decoder import decode_write_request
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +52,9 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
 
     # --- unary RPCs --------------------------------------------------------------
 
-    def Write(self, request, context):  # noqa: N802 (gRPC method name)
+    def Write(self, data: bytes, context):  # noqa: N802 (gRPC method name)
         try:
+            request = _parse(decode_write_request, data, "WriteRequest")
             self.device.check_device_id(request.device_id)
             self.device.arbitration.check_writer(request.role, election_id_of(request))
             results = self.device.write(request)
@@ -63,8 +67,9 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             context.set_details(status.message)
         return p4runtime_pb2.WriteResponse()
 
-    def Read(self, request, context):  # noqa: N802
+    def Read(self, data: bytes, context):  # noqa: N802
         try:
+            request = _parse(p4runtime_pb2.ReadRequest.FromString, data, "ReadRequest")
             self.device.check_device_id(request.device_id)
             found = self.device.read(request.entities)
         except P4RuntimeError as e:
@@ -74,8 +79,10 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             yield p4runtime_pb2.ReadResponse(
                 entities=found[start:start + ENTITIES_PER_READ_RESPONSE])
 
-    def SetForwardingPipelineConfig(self, request, context):  # noqa: N802
+    def SetForwardingPipelineConfig(self, data: bytes, context):  # noqa: N802
         try:
+            request = _parse(p4runtime_pb2.SetForwardingPipelineConfigRequest.FromString, data,
+                             "SetForwardingPipelineConfigRequest")
             self.device.check_device_id(request.device_id)
             self.device.arbitration.check_writer(request.role, election_id_of(request))
             self.device.set_pipeline(request.action, request.config)
@@ -83,15 +90,17 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             context.abort(e.grpc_code(), e.message)
         return p4runtime_pb2.SetForwardingPipelineConfigResponse()
 
-    def GetForwardingPipelineConfig(self, request, context):  # noqa: N802
+    def GetForwardingPipelineConfig(self, data: bytes, context):  # noqa: N802
         try:
+            request = _parse(p4runtime_pb2.GetForwardingPipelineConfigRequest.FromString, data,
+                             "GetForwardingPipelineConfigRequest")
             self.device.check_device_id(request.device_id)
             config = self.device.get_pipeline(request.response_type)
         except P4RuntimeError as e:
             context.abort(e.grpc_code(), e.message)
         return p4runtime_pb2.GetForwardingPipelineConfigResponse(config=config)
 
-    def Capabilities(self, request, context):  # noqa: N802
+    def Capabilities(self, data: bytes, context):  # noqa: N802
         return p4runtime_pb2.CapabilitiesResponse(p4runtime_api_version=P4RUNTIME_API_VERSION)
 
     # --- StreamChannel -------------------------------------------------------------
@@ -129,7 +138,15 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
 
     def _read_stream(self, requests, conn: StreamConnection, outbox: queue.Queue) -> None:
         try:
-            for request in requests:
+            for data in requests:
+                try:
+                    request = _parse(p4runtime_pb2.StreamMessageRequest.FromString, data,
+                                     "StreamMessageRequest")
+                except P4RuntimeError as e:
+                    error = self._stream_error(e)
+                    error.other.SetInParent()
+                    conn.send(p4runtime_pb2.StreamMessageResponse(error=error))
+                    continue
                 self._handle_stream_request(conn, request)
         except P4RuntimeError as e:
             outbox.put(e)
@@ -168,7 +185,37 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
         error.other.SetInParent()
         conn.send(p4runtime_pb2.StreamMessageResponse(error=error))
 
+    def register(self, server: grpc.Server) -> None:
+        """Serve this service on ``server``. Requests reach the methods as raw bytes, so
+        that malformed ones get INVALID_ARGUMENT and Write can use the fast decoder."""
+        response_types = {
+            "Write": (grpc.unary_unary_rpc_method_handler, p4runtime_pb2.WriteResponse),
+            "Read": (grpc.unary_stream_rpc_method_handler, p4runtime_pb2.ReadResponse),
+            "SetForwardingPipelineConfig": (grpc.unary_unary_rpc_method_handler,
+                                            p4runtime_pb2.SetForwardingPipelineConfigResponse),
+            "GetForwardingPipelineConfig": (grpc.unary_unary_rpc_method_handler,
+                                            p4runtime_pb2.GetForwardingPipelineConfigResponse),
+            "StreamChannel": (grpc.stream_stream_rpc_method_handler,
+                              p4runtime_pb2.StreamMessageResponse),
+            "Capabilities": (grpc.unary_unary_rpc_method_handler,
+                             p4runtime_pb2.CapabilitiesResponse),
+        }
+        handlers = {
+            name: make(getattr(self, name), request_deserializer=None,
+                       response_serializer=response.SerializeToString)
+            for name, (make, response) in response_types.items()
+        }
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("p4.v1.P4Runtime", handlers),))
+
     @staticmethod
     def _stream_error(error: P4RuntimeError) -> p4runtime_pb2.StreamError:
         return p4runtime_pb2.StreamError(canonical_code=error.code, message=error.message,
                                          space=ERROR_SPACE)
+
+
+def _parse(parse, data: bytes, what: str):
+    try:
+        return parse(data)
+    except (DecodeError, ValueError) as e:
+        raise invalid(f"malformed {what}: {e}") from None

@@ -1,0 +1,119 @@
+"""Hostile or malformed requests get an error status; the switch keeps running with
+its state intact."""
+
+import grpc
+import pytest
+from conftest import start_switch, stop_switch
+from frames import MAC_B, ethernet
+from google.rpc import code_pb2
+from p4.v1 import p4runtime_pb2
+from p4rt_client import Update, update
+
+Entity = p4runtime_pb2.Entity
+
+
+def raw_call(switch, method: str, payload: bytes):
+    channel = grpc.insecure_channel(switch.address)
+    try:
+        call = channel.unary_unary(f"/p4.v1.P4Runtime/{method}")
+        return call(payload, timeout=10)
+    finally:
+        channel.close()
+
+
+def assert_still_forwarding(switch, c, names):
+    switch.send(1, ethernet(MAC_B))
+    assert switch.next_frame()[0] == 3
+    assert len(c.read(Entity(table_entry=p4runtime_pb2.TableEntry(
+        table_id=names.table_id("dmac"))))) == 1
+
+
+@pytest.fixture
+def forwarding(loaded):
+    switch, c, names = loaded
+    c.write(update(Update.INSERT, table_entry=names.entry(
+        "dmac", {"hdr.ethernet.dst": MAC_B}, "forward", port=3)))
+    return loaded
+
+
+@pytest.mark.parametrize("method", ["Write", "SetForwardingPipelineConfig",
+                                    "GetForwardingPipelineConfig"])
+@pytest.mark.parametrize("payload", [b"\xff\xff\xff\xff", b"\x22\x05abc", b"\x0a\x80"])
+def test_garbage_bytes_are_invalid_argument(forwarding, method, payload):
+    switch, c, names = forwarding
+    with pytest.raises(grpc.RpcError) as e:
+        raw_call(switch, method, payload)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "malformed" in e.value.details()
+    assert_still_forwarding(switch, c, names)
+
+
+def test_oversize_batch_is_refused_by_grpc(features):
+    switch = start_switch(max_message_bytes=64 * 1024)
+    try:
+        c = switch.controller()
+        # The JSON itself may not fit in 64 kB: load it behind gRPC's back.
+        switch.device.set_pipeline(
+            p4runtime_pb2.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
+            p4runtime_pb2.ForwardingPipelineConfig(p4info=features.p4info,
+                                                   p4_device_config=features.json))
+        names = features.names
+        entries = [update(Update.INSERT, table_entry=names.entry(
+            "dmac", {"hdr.ethernet.dst": mac}, "forward", port=1)) for mac in range(5000)]
+        with pytest.raises(grpc.RpcError) as e:
+            c.write(*entries)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        c.write(*entries[:10])
+        assert len(c.read(Entity(table_entry=p4runtime_pb2.TableEntry(
+            table_id=names.table_id("dmac"))))) == 10
+    finally:
+        stop_switch(switch)
+
+
+def test_unsupported_atomicity_and_entities(forwarding):
+    switch, c, names = forwarding
+    request = p4runtime_pb2.WriteRequest(device_id=0, atomicity=1)
+    request.election_id.low = 1
+    with pytest.raises(grpc.RpcError) as e:
+        c.stub.Write(request)
+    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    register = p4runtime_pb2.RegisterEntry(register_id=0x16000001)
+    errors = c.write_errors(update(Update.MODIFY, register_entry=register),
+                            p4runtime_pb2.Update(type=Update.INSERT))
+    assert [code for code, _ in errors] == [code_pb2.UNIMPLEMENTED, code_pb2.INVALID_ARGUMENT]
+    update_type_missing = update(Update.UNSPECIFIED, table_entry=names.entry(
+        "dmac", {"hdr.ethernet.dst": 0x99}, "forward", port=1))
+    [(code, _)] = c.write_errors(update_type_missing)
+    assert code == code_pb2.INVALID_ARGUMENT
+    assert_still_forwarding(switch, c, names)
+
+
+def test_malformed_stream_messages_get_stream_errors(forwarding):
+    switch, c, names = forwarding
+    c.send(p4runtime_pb2.StreamMessageRequest())  # no update at all
+    assert c.next("error").error.canonical_code == code_pb2.INVALID_ARGUMENT
+    assert_still_forwarding(switch, c, names)
+
+
+def test_reads_of_unknown_ids_are_invalid(forwarding):
+    switch, c, names = forwarding
+    for entity in (Entity(table_entry=p4runtime_pb2.TableEntry(table_id=0x0200FFFF)),
+                   Entity(counter_entry=p4runtime_pb2.CounterEntry(counter_id=5)),
+                   Entity()):
+        with pytest.raises(grpc.RpcError) as e:
+            c.read(entity)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert_still_forwarding(switch, c, names)
+
+
+def test_streams_beyond_the_limit_are_refused(switch):
+    from target.p4runtime.service import MAX_OPEN_STREAMS
+
+    for _ in range(MAX_OPEN_STREAMS):
+        stream = switch.controller(election_id=None, arbitrate=False)
+        stream.send(p4runtime_pb2.StreamMessageRequest())
+        stream.next("error")  # the stream is open on the server
+    refused = switch.controller(election_id=None, arbitrate=False)
+    assert refused.next("end").code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    c = switch.controller(arbitrate=False)
+    assert c.stub.Capabilities(p4runtime_pb2.CapabilitiesRequest()).p4runtime_api_version
