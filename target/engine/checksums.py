@@ -79,6 +79,28 @@ def _pieces(layout: Layout, inputs: list, where: str) -> tuple[list, bool]:
     return groups, with_payload
 
 
+def _byte_segments(pieces: list[_Piece]) -> list | None:
+    """Split a group into runs of fixed fields (lists) and varbit pieces, or None
+    if some run does not fill whole bytes."""
+    out: list = []
+    run: list[_Piece] = []
+    for p in pieces:
+        if p.fixed is None:
+            if sum(q.fixed.width for q in run) % 8:  # type: ignore[union-attr]
+                return None
+            if run:
+                out.append(run)
+            out.append(p)
+            run = []
+        else:
+            run.append(p)
+    if sum(q.fixed.width for q in run) % 8:  # type: ignore[union-attr]
+        return None
+    if run:
+        out.append(run)
+    return out
+
+
 def build_input(
     layout: Layout, unit: CodeUnit, inputs: list, algo: str, where: str
 ) -> Callable[[Packet], int]:
@@ -92,23 +114,25 @@ def build_input(
     name = unit.fresh("calc")
     algo_name = unit.bind("algo", fn)
     lines = [f"def {name}(P):", "    F = P.F; V = P.V"]
-    byte_groups = all(
-        all(p.fixed is not None for p in ps) and sum(p.fixed.width for p in ps) % 8 == 0
-        for _, ps in groups
-    )
-    if byte_groups and groups:
-        # every group is whole bytes: one struct.pack per group, no bit shuffling
+    segments = [_byte_segments(ps) for _, ps in groups]
+    if groups and all(seg is not None for seg in segments):
+        # whole bytes everywhere: struct.pack per run of fixed fields, to_bytes
+        # for varbits; no bit shuffling
         parts = []
-        for hid, ps in groups:
-            stand_ins = [p.fixed for p in ps]
-            values = {id(p.fixed): p.value for p in ps}
-            packing = plan(stand_ins)
-            fmt = unit.bind("S", packing.fmt)
-            args = ", ".join(pack_args(packing, lambda f, values=values: values[id(f)]))
-            packed = f"{fmt}.pack({args})"
-            parts.append(packed if hid is None else f"({packed} if V[{hid}] else b'')")
-        data = " + ".join(parts)
-        lines.append(f"    data = {data}")
+        for (hid, _), seg in zip(groups, segments, strict=True):
+            pieces = []
+            for run in seg:  # type: ignore[union-attr]
+                if isinstance(run, _Piece):  # a varbit: its width is whole bytes
+                    pieces.append(f"{run.value}.to_bytes({run.width} >> 3, 'big')")
+                    continue
+                values = {id(p.fixed): p.value for p in run}
+                packing = plan([p.fixed for p in run])
+                fmt = unit.bind("S", packing.fmt)
+                args = ", ".join(pack_args(packing, lambda f, values=values: values[id(f)]))
+                pieces.append(f"{fmt}.pack({args})")
+            packed = " + ".join(pieces)
+            parts.append(packed if hid is None else f"(({packed}) if V[{hid}] else b'')")
+        lines.append(f"    data = {' + '.join(parts)}")
     else:
         lines.append("    acc = 0; n = 0")
         for hid, ps in groups:

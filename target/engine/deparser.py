@@ -25,6 +25,26 @@ def _emit_varbit(h: HeaderInfo) -> Callable[[list[int]], bytes]:
     return emit
 
 
+def _varbit_source(cx: BuildContext, h: HeaderInfo) -> str:
+    """Bytes of a varbit header: struct-packed fixed parts around the varbit's
+    bytes when the fixed parts are whole bytes, else a generic bit packer."""
+    i = h.fields.index(h.varbit)
+    pre, post = h.fields[:i], h.fields[i + 1 :]
+    if sum(f.width for f in pre) % 8 or sum(f.width for f in post) % 8:
+        return f"{cx.unit.bind('emit', _emit_varbit(h))}(F)"
+    v = h.varbit
+    parts = []
+    for run in (pre, None, post):
+        if run is None:
+            width = f"F[{v.width_slot}]"
+            parts.append(f"(F[{v.slot}] & ((1 << {width}) - 1)).to_bytes({width} >> 3, 'big')")
+        elif run:
+            pk = plan(run)
+            args = ", ".join(pack_args(pk, lambda f: f"F[{f.slot}]"))
+            parts.append(f"{cx.unit.bind('S', pk.fmt)}.pack({args})")
+    return " + ".join(parts)
+
+
 def build_deparser(
     cx: BuildContext, d: dict, update_checksums: Callable
 ) -> Callable[[Packet], bytes]:
@@ -44,8 +64,7 @@ def build_deparser(
         if h.metadata:
             raise load_error(where, f"cannot emit metadata {hname!r}")
         if h.varbit is not None:
-            emit = cx.unit.bind("emit", _emit_varbit(h))
-            lines.append(f"    if V[{h.id}]: out.append({emit}(F))")
+            lines.append(f"    if V[{h.id}]: out.append({_varbit_source(cx, h)})")
             continue
         fmt = cx.unit.bind("S", plan(h.fields).fmt)
         args = ", ".join(pack_args(plan(h.fields), lambda f: f"F[{f.slot}]"))

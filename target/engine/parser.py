@@ -104,6 +104,42 @@ class ParserBuilder:
         ops = cx.unit.bind("ops", cx.ops)
         return [f"{ops}.mark_valid(V, {hid_src})"]
 
+    def _extract_varbit_static(self, h: HeaderInfo, length: str) -> list[str] | None:
+        """Generated extraction of a varbit header whose fixed fields before and
+        after the varbit are whole bytes (IPv4 with options); None otherwise."""
+        assert h.varbit is not None
+        i = h.fields.index(h.varbit)
+        pre, post = h.fields[:i], h.fields[i + 1 :]
+        if sum(f.width for f in pre) % 8 or sum(f.width for f in post) % 8:
+            return None
+        e, cx = self.errors, self.cx
+        pre_bytes = sum(f.width for f in pre) // 8
+        lines = [
+            f"_n = {length}",
+            "if _n % 8 or _n < 0:",
+            f"    raise ParserError({e['ParserInvalidArgument']}, pos)",
+            f"_e = pos + {h.fixed_bytes} + (_n >> 3)",
+            "if _e > len(buf):",
+            f"    raise ParserError({e['PacketTooShort']}, pos)",
+        ]
+        if h.max_bytes:
+            lines += [
+                f"if _e - pos > {h.max_bytes}:",
+                f"    raise ParserError({e['HeaderTooShort']}, pos)",
+            ]
+        if pre:
+            pk = plan(pre)
+            lines.append(f"_t = {cx.unit.bind('S', pk.fmt)}.unpack_from(buf, pos)")
+            lines += unpack_lines(pk, "_t", lambda f: f.slot)
+        lines.append(f"_v = pos + {pre_bytes} + (_n >> 3)")
+        lines.append(f"F[{h.varbit.slot}] = int.from_bytes(buf[pos + {pre_bytes}:_v], 'big')")
+        lines.append(f"F[{h.varbit.width_slot}] = _n")
+        if post:
+            pk = plan(post)
+            lines.append(f"_t = {cx.unit.bind('S', pk.fmt)}.unpack_from(buf, _v)")
+            lines += unpack_lines(pk, "_t", lambda f: f.slot)
+        return lines + self._mark_valid(str(h.id), h.id) + ["pos = _e"]
+
     def _extract_varbit(self, hid_src: str, length: str) -> list[str]:
         fn = self.cx.unit.bind("xvl", self._varbit_extractor())
         return [f"pos = {fn}(F, V, buf, pos, {hid_src}, {length})"]
@@ -149,7 +185,9 @@ class ParserBuilder:
         if t == "regular":
             h = lay.header(v, where)
             if vl or h.varbit:
-                return self._extract_varbit(str(h.id), self._vl_length(h, params, where))
+                length = self._vl_length(h, params, where)
+                fast = self._extract_varbit_static(h, length)
+                return fast if fast is not None else self._extract_varbit(str(h.id), length)
             lines = self._extract_fixed(h, None)
             return lines + self._mark_valid(str(h.id), h.id) + ["pos = _e"]
         if t == "stack":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 
 from target.runtime_api import Digest
@@ -117,36 +116,41 @@ class Switching:
 
     # --- the packet path -------------------------------------------------------------
     def process(self, ingress_port: int, frame: bytes) -> list[tuple[int, bytes]]:
-        self.stats["received"] += 1
-        P = self._fresh(bytes(frame))
+        stats = self.stats
+        stats["received"] += 1
+        F, V, N = self.prog.new_state()
+        P = Packet(F, V, N, frame)
         self.ts = ts = self.now_us()
-        self._at_receive(P.F, ingress_port, len(frame), ts)
+        self._at_receive(F, ingress_port, len(frame), ts)
         out: list[tuple[int, bytes]] = []
-        ingress_q: deque[Packet] = deque([P])
-        egress_q: deque[Packet] = deque()
-        passes = 0
-        while ingress_q or egress_q:
-            passes += 1
-            if passes > MAX_PASSES:
-                self.stats["dropped"] += len(ingress_q) + len(egress_q)
-                self.stats["faults"] += 1
-                log.warning("packet dropped: more than %d pipeline passes", MAX_PASSES)
+        # simple_switch's queues, drained in order: egress copies first, then
+        # resubmitted/recirculated packets re-enter ingress
+        ingress_q: list[Packet] = [P]
+        egress_q: list[Packet] = []
+        ingress, egress = self._ingress, self._egress
+        done_in = done_eg = 0
+        while done_in < len(ingress_q) or done_eg < len(egress_q):
+            if done_in + done_eg >= MAX_PASSES:
+                lost = len(ingress_q) - done_in + len(egress_q) - done_eg
+                stats["dropped"] += lost
+                stats["faults"] += 1
+                log.warning("%d packets dropped: more than %d pipeline passes", lost, MAX_PASSES)
                 break
-            if egress_q:
-                self._guarded(self._egress, egress_q.popleft(), ingress_q, egress_q, out)
+            if done_eg < len(egress_q):
+                stage, P = egress, egress_q[done_eg]
+                done_eg += 1
             else:
-                self._guarded(self._ingress, ingress_q.popleft(), ingress_q, egress_q, out)
+                stage, P = ingress, ingress_q[done_in]
+                done_in += 1
+            try:
+                stage(P, ingress_q, egress_q, out)
+            except Exception as e:  # the program faulted: drop this copy, keep switching
+                stats["faults"] += 1
+                stats["dropped"] += 1
+                log.warning("packet dropped: %s: %s", type(e).__name__, e)
         return out
 
-    def _guarded(self, stage, P: Packet, ingress_q, egress_q, out) -> None:
-        try:
-            stage(P, ingress_q, egress_q, out)
-        except Exception as e:  # the program faulted: drop this packet, keep switching
-            self.stats["faults"] += 1
-            self.stats["dropped"] += 1
-            log.warning("packet dropped: %s: %s", type(e).__name__, e)
-
-    def _ingress(self, P: Packet, ingress_q: deque, egress_q: deque, out: list) -> None:
+    def _ingress(self, P: Packet, ingress_q: list, egress_q: list, out: list) -> None:
         prog, intr = self.prog, self.intr
         F = P.F
         ingress_size = P.length
@@ -213,7 +217,7 @@ class Switching:
         except Exception:  # a listener's bug must not stop the packet path
             log.exception("on_digest callback failed")
 
-    def _multicast(self, P: Packet, group: int, egress_q: deque) -> None:
+    def _multicast(self, P: Packet, group: int, egress_q: list) -> None:
         rid = self.intr.egress_rid
         for port, instance in self.pre.groups.get(group, ()):
             if rid is not None:
@@ -221,7 +225,7 @@ class Switching:
             C = P.copy()
             self._enqueue(port, C, egress_q)
 
-    def _enqueue(self, port: int, P: Packet, egress_q: deque) -> None:
+    def _enqueue(self, port: int, P: Packet, egress_q: list) -> None:
         intr = self.intr
         P.egress_port = port
         if intr.priority is not None and P.F[intr.priority.slot] != 0:
@@ -231,7 +235,7 @@ class Switching:
         self._at_enqueue(P.F, self.ts)
         egress_q.append(P)
 
-    def _egress(self, P: Packet, ingress_q: deque, egress_q: deque, out: list) -> None:
+    def _egress(self, P: Packet, ingress_q: list, egress_q: list, out: list) -> None:
         prog, intr = self.prog, self.intr
         F = P.F
         self._at_egress(F, P.egress_port, P.length, self.ts)

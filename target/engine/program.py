@@ -119,7 +119,9 @@ class Program:
         self.egress = Pipeline(cx, named["egress"], self.actions, self.tables)
         for t in self.tables.values():
             t.load_static_entries()
+        self._F0, self._V0 = layout.initial_state()
+        self._N0 = [0] * layout.nstacks
 
     def new_state(self) -> tuple[list[int], list[int], list[int]]:
-        F, V = self.layout.initial_state()
-        return F, V, [0] * self.layout.nstacks
+        """F, V, N of a fresh packet (copies of templates made once)."""
+        return self._F0[:], self._V0[:], self._N0[:]
