@@ -130,9 +130,12 @@ def parse_address(value: str | IPAddress, what: str) -> IPAddress:
     if isinstance(value, IPv4Address | IPv6Address):
         return value
     try:
-        return ip_address(str(value))
+        address = ip_address(str(value))
     except ValueError:
         raise InvalidValue(f"{what} {value!r} is not an IPv4 or IPv6 address") from None
+    if isinstance(address, IPv6Address) and address.scope_id is not None:
+        raise InvalidValue(f"{what} {value!r} has a scope; the data plane has no zones")
+    return address
 
 
 def check_int(value: object, what: str, low: int, high: int) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ipaddress import ip_address, ip_network
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.cli_grammar import (
     HELP,
@@ -24,7 +26,7 @@ from controller.cli_grammar import (
     complete,
     parse,
 )
-from controller.lb_model import LbConfig, MacAddress, State, make_vip_key
+from controller.lb_model import LbConfig, LbConfigError, MacAddress, State, make_vip_key
 from controller.lb_values import Encap, Protocol, SrvType
 
 V = make_vip_key
@@ -380,3 +382,43 @@ def test_complete_offers_configured_vips_and_ases():
     assert complete("lb flush vip 9", config) == ["90.0.0.0/8"]
     assert complete("lb as 90.0.0.0/8 10.0.0.", config) == ["10.0.0.1", "10.0.0.2"]
     assert complete("lb as ") == []
+
+
+# ----------------------------------------------------------------- fuzzing
+
+_WORDS = (
+    "lb conf vip as flush show ip route add replace del help vips flows verbose "
+    "running-config protocol tcp udp port encap gre4 gre6 l3dsr nat4 nat6 dscp type "
+    "clusterip nodeport target_port new_len src_ip_sticky weight via src-mac "
+    "ip4-src-address ip6-src-address buckets buckets-log2 timeout "
+    "10.0.0.1/32 10.0.0.1 2001:db8::1 2001:db8::/32 02:00:00:00:00:01 0 1 80 64 1024 -1 "
+    "99999999999999999999 x /32 ::"
+).split()
+
+_lines = st.lists(
+    st.one_of(st.sampled_from(_WORDS), st.text(min_size=1, max_size=8).filter(str.strip)),
+    max_size=12,
+).map(" ".join)
+
+
+@given(_lines)
+@settings(max_examples=300, deadline=None)
+def test_any_line_parses_or_raises_parse_error_and_never_crashes(line):
+    try:
+        command = parse(line)
+    except ParseError as e:
+        assert str(e)
+        return
+    config = LbConfig()
+    if hasattr(command, "apply"):
+        try:
+            command.apply(config)
+        except LbConfigError as e:
+            assert str(e)
+
+
+@given(_lines, st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_completion_never_crashes(line, trailing_space):
+    words = complete(line + (" " if trailing_space else ""))
+    assert words == sorted(set(words))

@@ -6,6 +6,8 @@ import copy
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.cli_grammar import parse
 from controller.lb_config_document import (
@@ -16,7 +18,7 @@ from controller.lb_config_document import (
     to_document,
     to_json,
 )
-from controller.lb_model import LbConfig, State, make_vip_key
+from controller.lb_model import LbConfig, LbConfigError, State, make_vip_key
 
 SCRIPT = [
     "lb conf ip4-src-address 192.0.2.1 ip6-src-address 2001:db8::1 buckets 2048 timeout 60",
@@ -181,3 +183,62 @@ def test_document_is_plain_json_with_a_schema_version():
     assert doc["format"] == "p4lb-config" and doc["version"] == 1
     assert doc["vips"][0]["ases"][0] == {"address": "10.1.0.1", "id": 1, "state": "used",
                                          "weight": 100}
+
+
+# ------------------------------------------- random command sequences (hypothesis)
+
+_prefixes = st.sampled_from(["10.0.0.1/32", "10.0.0.0/24", "2001:db8:1::/64"])
+_as4 = st.sampled_from(["10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4"])
+_as6 = st.sampled_from(["2001:db8::a", "2001:db8::b"])
+_key = st.tuples(_prefixes, st.sampled_from(["", " protocol tcp port 80",
+                                             " protocol udp port 53"])).map("".join)
+_vip_line = st.tuples(
+    _key,
+    st.sampled_from(["", " encap gre4", " encap gre6", " encap l3dsr dscp 3",
+                     " encap nat4 target_port 8080", " encap nat6", " encap nat4 type nodeport"]),
+    st.sampled_from(["", " new_len 8", " new_len 16 src_ip_sticky", " del"]),
+).map(lambda t: "lb vip " + "".join(t))
+_as_line = st.tuples(
+    _key,
+    st.lists(st.one_of(_as4, _as6), min_size=1, max_size=3),
+    st.sampled_from(["", " weight 0", " weight 30", " del", " del flush"]),
+).map(lambda t: f"lb as {t[0]} {' '.join(t[1])}{t[2]}")
+_other_line = st.sampled_from([
+    "lb conf ip4-src-address 192.0.2.1", "lb conf timeout 9 buckets 64",
+    "lb flush vip 10.0.0.1/32", "lb flush vip 10.0.0.0/24 protocol tcp port 80",
+    "ip route add 10.1.0.0/16 via 02:00:00:00:00:01 port 1",
+    "ip route replace 10.1.0.0/16 via 02:00:00:00:00:02 port 2",
+    "ip route del 10.1.0.0/16",
+])
+_step = st.one_of(
+    _vip_line, _as_line, _other_line,
+    st.tuples(st.integers(1, 8), st.integers(0, 3)),  # the flow tracker reports (id, count)
+)
+
+
+@given(st.lists(_step, max_size=25))
+@settings(max_examples=150, deadline=None)
+def test_any_command_sequence_keeps_the_model_consistent_and_restorable(steps):
+    config = LbConfig()
+    for step in steps:
+        try:
+            if isinstance(step, tuple):
+                config.set_flow_count(*step)
+            else:
+                parse(step).apply(config)
+        except LbConfigError:
+            pass
+    # The saved document restores to the same configuration.
+    assert to_json(from_json(to_json(config))) == to_json(config)
+    # The running config replays to the same live configuration.
+    commands = to_commands(config)
+    assert to_commands(build(commands)) == commands
+    for vip in config.vips():
+        counts = vip.bucket_counts()
+        live_weight = sum(a.weight for a in vip.ases.values() if a.live)
+        assert sum(counts.values()) == (vip.new_len if live_weight else 0)
+        assert all(a.address.version == vip.encap.as_version for a in vip.ases.values())
+        if vip.state is State.DRAINING:
+            assert vip.ases and all(a.state is State.DRAINING for a in vip.ases.values())
+        for a in vip.ases.values():
+            assert config.as_by_id(a.as_id) == (vip, a)
