@@ -196,7 +196,15 @@ class Table:
                 jm = None
                 if mask is not None:
                     jm = parse_hexstr(mask, where) & ((1 << width) - 1)
-                    src = f"({src} & {jm:#x})"
+                    low = (jm & -jm).bit_length() - 1 if jm else 0
+                    run = jm >> low
+                    if jm and run & (run + 1) == 0:
+                        # a slice (p4c: key `f[h:l]` -> target f, mask of bits h..l):
+                        # the control plane sees the slice's own width
+                        src = f"(({src} >> {low}) & {run:#x})"
+                        width, jm = run.bit_length(), None
+                    else:
+                        src = f"({src} & {jm:#x})"
                 kf = KeyField(name, kind, width, src, jm)
             self.key.append(kf)
         if self.match_type == "lpm" and sum(k.kind == MatchKind.LPM for k in self.key) != 1:
@@ -405,10 +413,9 @@ class Table:
             if not isinstance(p, MatchKeyParam):
                 raise self._bad_key(f"field {kf.name!r}: {p!r} is not a MatchKeyParam")
             kind = p.kind
-            # exact/lpm values are accepted for a ternary field (BMv2's CLI does the same)
-            if kind != kf.kind and not (
-                kf.kind == MatchKind.OPTIONAL and kind == MatchKind.TERNARY
-            ):
+            # p4c writes optional keys as ternary in the JSON; accept either name
+            loose = {kind, kf.kind} <= {MatchKind.OPTIONAL, MatchKind.TERNARY}
+            if kind != kf.kind and not loose:
                 raise self._bad_key(f"field {kf.name!r} is {kf.kind.value}, got {kind.value}")
             top = 1 << kf.width
             for label, v in (("value", p.value), ("mask", p.mask), ("high", p.high)):
@@ -425,7 +432,7 @@ class Table:
                 p = MatchKeyParam(kind, p.value & mask, prefix_len=p.prefix_len)
             elif kind in (MatchKind.TERNARY, MatchKind.OPTIONAL):
                 mask = (top - 1) if p.mask is None else p.mask
-                p = MatchKeyParam(kf.kind, p.value & mask, mask=mask)
+                p = MatchKeyParam(kind, p.value & mask, mask=mask)
             elif kind == MatchKind.RANGE:
                 if p.high is None or p.value > p.high:
                     raise self._bad_key(f"field {kf.name!r} range {p.value!r}..{p.high!r}")
