@@ -1,0 +1,130 @@
+"""Edge and bad input: each has a defined, counted outcome and never disturbs the next packet."""
+
+from __future__ import annotations
+
+from base_test import (
+    CLIENT_MAC,
+    CLIENT_PORT,
+    LB_MAC,
+    SERVER_MAC,
+    SERVER_PORT,
+    LbTest,
+)
+from ptf import testutils as tu
+from scapy.layers.inet import IP, TCP, UDP, IPOption_RR
+from scapy.layers.l2 import ARP, Ether
+
+VIP = "10.0.0.20"
+
+
+def to_lb(payload) -> Ether:
+    return Ether(src=CLIENT_MAC, dst=LB_MAC[CLIENT_PORT]) / payload
+
+
+class EdgeTest(LbTest):
+    def drops(self) -> dict[str, int]:
+        out = {}
+        for line in self.cmd("show lb").splitlines():
+            if line.strip().startswith("drops "):
+                name, value = line.strip()[len("drops "):].rsplit(":", 1)
+                out[name] = int(value)
+        return out
+
+    def assert_dropped(self, frame, reason: str) -> None:
+        before = self.drops().get(reason, 0)
+        tu.send_packet(self, CLIENT_PORT, frame)
+        tu.verify_no_other_packets(self, timeout=0.5)
+        assert self.drops().get(reason, 0) == before + 1, (reason, self.drops())
+        self.assert_still_forwarding()
+
+    def assert_still_forwarding(self) -> None:
+        ok = to_lb(IP(src="198.51.100.7", dst="10.1.0.9", ttl=9, id=4) / UDP(sport=1, dport=2))
+        expected = ok.copy()
+        expected[Ether].src, expected[Ether].dst = LB_MAC[SERVER_PORT], SERVER_MAC
+        expected[IP].ttl = 8
+        del expected[IP].chksum
+        tu.send_packet(self, CLIENT_PORT, ok)
+        tu.verify_packet(self, Ether(bytes(expected)), SERVER_PORT)
+
+
+class NoServerConfigured(EdgeTest):
+    def runTest(self) -> None:
+        self.vip(f"{VIP}/32 encap gre4")
+        frame = to_lb(IP(src="198.51.100.7", dst=VIP) / TCP(dport=80))
+        self.assert_dropped(frame, "no server")
+        assert "no server configured: 1" in self.cmd("show lb vips verbose")
+
+
+class DeletedVipIsRoutedAgain(EdgeTest):
+    def runTest(self) -> None:
+        self.vip("10.1.0.77/32 encap gre4")
+        self.ases("10.1.0.77/32", "10.1.0.1")
+        self.cmd("lb as 10.1.0.77/32 10.1.0.1 del flush")
+        self.cmd("lb vip 10.1.0.77/32 del")
+        frame = to_lb(IP(src="198.51.100.7", dst="10.1.0.77", ttl=5, id=2) / TCP(dport=80))
+        expected = frame.copy()
+        expected[Ether].src, expected[Ether].dst = LB_MAC[SERVER_PORT], SERVER_MAC
+        expected[IP].ttl = 4
+        del expected[IP].chksum
+        tu.send_packet(self, CLIENT_PORT, frame)
+        tu.verify_packet(self, Ether(bytes(expected)), SERVER_PORT)
+
+
+class TtlExpiry(EdgeTest):
+    def runTest(self) -> None:
+        self.assert_dropped(to_lb(IP(src="198.51.100.7", dst="10.1.0.9", ttl=1) / UDP()),
+                            "ttl expired")
+
+
+class NoRoute(EdgeTest):
+    def runTest(self) -> None:
+        self.assert_dropped(to_lb(IP(src="198.51.100.7", dst="203.0.113.1") / UDP()), "no route")
+
+
+class Ipv4OptionsAreParsedPastToThePorts(EdgeTest):
+    def runTest(self) -> None:
+        self.vip(f"{VIP}/32 protocol tcp port 80 encap nat4 target_port 8080")
+        self.ases(f"{VIP}/32 protocol tcp port 80", "10.1.0.1")
+        frame = to_lb(IP(src="198.51.100.7", dst=VIP, id=5, options=[IPOption_RR(routers=[
+            "0.0.0.0"])]) / TCP(sport=1234, dport=80))
+        expected = frame.copy()
+        expected[Ether].src, expected[Ether].dst = LB_MAC[SERVER_PORT], SERVER_MAC
+        expected[IP].dst, expected[IP].ttl = "10.1.0.1", 63
+        expected[TCP].dport = 8080
+        del expected[IP].chksum
+        del expected[TCP].chksum
+        tu.send_packet(self, CLIENT_PORT, frame)
+        tu.verify_packet(self, Ether(bytes(expected)), SERVER_PORT)
+
+
+class BadIpv4Checksum(EdgeTest):
+    def runTest(self) -> None:
+        frame = to_lb(IP(src="198.51.100.7", dst="10.1.0.9", chksum=0x1234) / UDP())
+        self.assert_dropped(frame, "bad ipv4 checksum")
+
+
+class TruncatedHeaders(EdgeTest):
+    def runTest(self) -> None:
+        whole = bytes(to_lb(IP(src="198.51.100.7", dst="10.1.0.9") / TCP()))
+        self.assert_dropped(whole[: 14 + 20 + 8], "parser error")  # TCP cut short
+        self.assert_dropped(whole[: 14 + 12], "parser error")  # IPv4 cut short
+
+
+class IpLengthBeyondTheFrame(EdgeTest):
+    def runTest(self) -> None:
+        frame = to_lb(IP(src="198.51.100.7", dst="10.1.0.9", len=400) / UDP())
+        self.assert_dropped(frame, "truncated")
+
+
+class BadIpVersionAndHeaderLength(EdgeTest):
+    def runTest(self) -> None:
+        raw = bytearray(bytes(to_lb(IP(src="198.51.100.7", dst="10.1.0.9") / UDP())))
+        raw[14] = 0x44  # IHL 4 < 5
+        self.assert_dropped(bytes(raw), "parser error")
+
+
+class NonIpFrames(EdgeTest):
+    def runTest(self) -> None:
+        self.assert_dropped(Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(), "not ip")
+        self.assert_dropped(bytes(Ether(src=CLIENT_MAC, dst=LB_MAC[CLIENT_PORT], type=0x88B5))
+                            + b"\x00" * 46, "not ip")
