@@ -12,46 +12,27 @@ from __future__ import annotations
 
 
 class Packet:
-    __slots__ = (
-        "F",
-        "V",
-        "N",
-        "payload",
-        "original",
-        "ingress_length",
-        "length",
-        "exit",
-        "clone_session",
-        "clone_field_list",
-        "resubmit",
-        "recirculate",
-        "learn",
-        "truncate",
-        "error",
-        "checksum_error",
-        "entry_index",
-        "egress_port",
-    )
+    # Rarely-set flags are class attributes: a packet only gets its own copy
+    # when a primitive sets one, which keeps creating a packet cheap.
+    payload = b""
+    exit = False
+    clone_session = 0  # session | 0x8000 when a clone was requested
+    clone_field_list = 0
+    resubmit = 0  # field list id, 0 = none
+    recirculate = 0
+    learn = 0  # learn list id, 0 = none
+    truncate: int | None = None
+    error = 0
+    checksum_error = False
+    egress_port = 0
 
     def __init__(self, F: list[int], V: list[int], N: list[int], original: bytes) -> None:
         self.F = F
         self.V = V
         self.N = N
-        self.payload = b""
         self.original = original  # the frame as received, for ingress clones and resubmit
         self.ingress_length = len(original)  # what counters and meters count
-        self.length = len(original)  # BMv2's PACKET_LENGTH register
-        self.exit = False
-        self.clone_session = 0  # session | 0x8000 when a clone was requested
-        self.clone_field_list = 0
-        self.resubmit = 0  # field list id, 0 = none
-        self.recirculate = 0
-        self.learn = 0  # learn list id, 0 = none
-        self.truncate: int | None = None
-        self.error = 0
-        self.checksum_error = False
-        self.entry_index = -1
-        self.egress_port = 0
+        self.length = self.ingress_length  # BMv2's PACKET_LENGTH register
 
     def copy(self) -> Packet:
         """A full copy (BMv2 ``clone_with_phv_ptr``): same headers, metadata and payload."""

@@ -54,6 +54,10 @@ class Switching:
         self.field_lists = program.cx.field_lists
         self.learn_lists = program.cx.learn_lists
         self.no_error = lay.errors["NoError"]
+        self._verify = program.checksums.verify if program.checksums.has_verify else None
+        self._ingress_first = program.ingress.first
+        self._egress_first = program.egress.first
+        self._egress_spec = self.intr.egress_spec.slot
         intr = self.intr
         egress_spec_reset = DROP_PORT + 1  # only an explicit drop in egress drops
         deq = None if intr.enq_timestamp is None else f"ts - F[{intr.enq_timestamp.slot}]"
@@ -155,14 +159,16 @@ class Switching:
         F = P.F
         ingress_size = P.length
         prog.parse(P, P.original)
-        if prog.checksums.has_verify:
-            prog.checksums.verify(P)
+        if self._verify is not None:
+            self._verify(P)
         if P.error != self.no_error:
             self.stats["parser_errors"] += 1
         self._after_parse(F, P.error, 1 if P.checksum_error else 0)
-        prog.ingress.apply(P)
+        node = self._ingress_first
+        while node is not None and not P.exit:
+            node = node(P)
         P.exit = False
-        egress_spec = F[intr.egress_spec.slot]
+        egress_spec = F[self._egress_spec]
 
         if P.clone_session:
             session = P.clone_session & 0x7FFF
@@ -239,7 +245,9 @@ class Switching:
         prog, intr = self.prog, self.intr
         F = P.F
         self._at_egress(F, P.egress_port, P.length, self.ts)
-        prog.egress.apply(P)
+        node = self._egress_first
+        while node is not None and not P.exit:
+            node = node(P)
 
         if P.clone_session:
             session = P.clone_session & 0x7FFF
