@@ -45,7 +45,7 @@ class SwitchProcess:
     packet_in: str | None = None  # ipc://PATH for PTF's nanomsg platform
     interfaces: dict[int, str] = field(default_factory=dict)  # port -> Linux interface
     log_path: Path | None = None
-    netns: str | None = None  # run inside `ip netns exec NETNS`
+    exec_prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", NS]
     proc: subprocess.Popen | None = None
 
     @property
@@ -69,9 +69,7 @@ class SwitchProcess:
         argv += ["--", "--grpc-server-addr", self.grpc_addr]
         if self.cpu_port is not None:
             argv += ["--cpu-port", str(self.cpu_port)]
-        if self.netns:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
-        return argv
+        return [*self.exec_prefix, *argv]
 
     def start(self, timeout: float = 30.0) -> SwitchProcess:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
