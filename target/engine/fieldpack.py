@@ -67,7 +67,13 @@ def plan(fields: list[FieldInfo]) -> HeaderPacking:
             codes.append(f"{c.nbytes}s")
         else:
             codes.extend(_NATIVE[p] for p in c.pieces)
-    simple = all(len(c.fields) == 1 and c.pieces is not None and len(c.pieces) == 1 for c in chunks)
+    simple = all(
+        len(c.fields) == 1
+        and not c.fields[0][0].signed
+        and c.pieces is not None
+        and len(c.pieces) == 1
+        for c in chunks
+    )
     return HeaderPacking(struct.Struct("!" + "".join(codes)), chunks, simple)
 
 
