@@ -46,6 +46,8 @@ Update = p4runtime_pb2.Update
 
 Transmit = Callable[[int, bytes], None]
 
+ENTRIES_PER_NOTIFICATION = 1000
+
 
 @dataclass
 class PacketCounters:
@@ -373,13 +375,14 @@ class Device:
             if pipeline is not self.pipeline:
                 return
             entries = pipeline.tables.timed_out_entries(table, handles)
-        if not entries:
-            return
-        message = p4runtime_pb2.StreamMessageResponse()
-        notification = message.idle_timeout_notification
-        notification.table_entry.extend(entries)
-        notification.timestamp = time.time_ns()
-        self.arbitration.send_to_primaries(message)
+        # Several messages when many entries age at once keep each one far below
+        # the 4 MB a gRPC client accepts by default.
+        for start in range(0, len(entries), ENTRIES_PER_NOTIFICATION):
+            message = p4runtime_pb2.StreamMessageResponse()
+            notification = message.idle_timeout_notification
+            notification.table_entry.extend(entries[start:start + ENTRIES_PER_NOTIFICATION])
+            notification.timestamp = time.time_ns()
+            self.arbitration.send_to_primaries(message)
 
     def _on_cpu_frame(self, pipeline: Pipeline, frame: bytes) -> None:
         message = parse_packet_in(pipeline.index.packet_in, frame)

@@ -4,7 +4,7 @@ Semantics of PI's digest_mgr.cpp, with exact deadlines instead of PI's periodic
 sweeps (which send up to two periods late):
 
 - samples of a digest with no DigestEntry are dropped;
-- a list is sent when it holds ``max_list_size`` samples (0: no limit), or
+- a list is sent when it holds ``max_list_size`` samples (0: 1024, as BMv2), or
   ``max_timeout_ns`` after its first sample (0: each sample at once);
 - while ``ack_timeout_ns`` > 0, a sample already in a sent, unacknowledged list
   is not sent again; a DigestListAck, or ``ack_timeout_ns`` passing without
@@ -29,6 +29,10 @@ from target.p4runtime.p4info_index import DigestInfo, P4InfoIndex
 from target.runtime_api import Digest
 
 Update = p4runtime_pb2.Update
+
+# What PI's bmv2 backend gives BMv2 when the client sets max_list_size to 0
+# (pi_learn_imp.cpp); it also keeps a DigestList far below gRPC's message limit.
+DEFAULT_MAX_LIST_SIZE = 1024
 
 
 @dataclass
@@ -139,7 +143,7 @@ class DigestLists:
                 state.first_sample_ns = now
             state.pending.append(sample)
             state.pending_set.add(sample)
-            full = config.max_list_size and len(state.pending) >= config.max_list_size
+            full = len(state.pending) >= (config.max_list_size or DEFAULT_MAX_LIST_SIZE)
             if full or config.max_timeout_ns == 0:
                 self._send_list(state, now)
 

@@ -49,20 +49,29 @@ def parse_match(table: TableInfo, entry: Any) -> tuple[EntryKey, list[MatchKeyPa
     LPM values with bits past the prefix, ternary values outside their mask, and
     priorities that do not fit the table are all INVALID_ARGUMENT.
     """
-    given: dict[int, Any] = {}
+    fields = table.match_fields
+    by_position: list[Any] = [None] * len(fields)
+    positions = table.field_positions
     for fm in entry.match:
-        if fm.field_id in given:
+        position = positions.get(fm.field_id)
+        if position is None:
+            raise invalid(f"table '{table.name}': unknown match field id {fm.field_id}")
+        if by_position[position] is not None:
             raise invalid(f"table '{table.name}': match field id {fm.field_id} "
                           "appears twice in the match key")
-        if fm.field_id not in table.fields_by_id:
-            raise invalid(f"table '{table.name}': unknown match field id {fm.field_id}")
-        given[fm.field_id] = fm
+        by_position[position] = fm
     items: list[Any] = []
     params: list[MatchKeyParam] = []
-    for info in table.match_fields:
-        fm = given.get(info.id)
+    for info, fm in zip(fields, by_position, strict=True):
         if fm is None:
             item, param = _dont_care(table, info)
+        elif info.kind is MatchKind.EXACT and fm.WhichOneof("field_match_type") == "exact":
+            # the common case, inline: an exact value that fits its field
+            value = int.from_bytes(fm.exact.value, "big")
+            if value >> info.bitwidth:
+                raise invalid(f"{_field_label(table, info)}: value 0x{fm.exact.value.hex()} "
+                              f"does not fit in {info.bitwidth} bits")
+            item, param = value, MatchKeyParam(MatchKind.EXACT, value)
         else:
             item, param = _parse_field(table, info, fm)
         items.append(item)

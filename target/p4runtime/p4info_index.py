@@ -60,6 +60,7 @@ class TableInfo:
     name: str
     match_fields: list[MatchFieldInfo]
     fields_by_id: dict[int, MatchFieldInfo]
+    field_positions: dict[int, int]  # match field id -> position in the key
     needs_priority: bool
     action_scopes: dict[int, int]  # action id -> ActionRef scope
     const_default_action_id: int
@@ -221,6 +222,7 @@ class P4InfoIndex:
                 name=pre.name,
                 match_fields=fields,
                 fields_by_id={f.id: f for f in fields},
+                field_positions={f.id: i for i, f in enumerate(fields)},
                 needs_priority=any(
                     f.kind in (MatchKind.TERNARY, MatchKind.RANGE, MatchKind.OPTIONAL)
                     for f in fields
