@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .codegen import prologue
 from .layout import load_error
 from .packet import Packet
 from .primitives import BuildContext, generate
@@ -89,8 +90,7 @@ def build_actions(cx: BuildContext, j: dict) -> dict[int, Action]:
             params.append((rd.get("name", "?"), width))
         body = build_body(cx, a.get("primitives") or [], where)
         fname = cx.unit.fresh("act")
-        src = [f"def {fname}(P, D):", "    F = P.F; V = P.V; N = P.N"]
-        src += _indent(body, 4) or ["    pass"]
-        fn = cx.unit.define(fname, "\n".join(src) + "\n")
+        text = "\n".join(_indent(body, 4) or ["    pass"]) + "\n"
+        fn = cx.unit.define(fname, f"def {fname}(P, D):\n" + prologue(text) + text)
         actions[aid] = Action(aid, name, params, fn)
     return actions

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .codegen import CodeUnit
+from .codegen import CodeUnit, prologue
 from .expressions import ExpressionCompiler, parse_hexstr
 from .fieldpack import pack_args, plan
 from .hashes import algorithm
@@ -206,13 +206,15 @@ class Checksums:
         self.has_update = bool(update)
         self.verify = unit.define(
             "_verify_checksums",
-            "def _verify_checksums(P):\n    F = P.F; V = P.V; N = P.N\n"
+            "def _verify_checksums(P):\n"
+            + prologue("\n".join(verify))
             + ("\n".join(verify) or "    pass")
             + "\n",
         )
         self.update = unit.define(
             "_update_checksums",
-            "def _update_checksums(P):\n    F = P.F; V = P.V; N = P.N\n"
+            "def _update_checksums(P):\n"
+            + prologue("\n".join(update))
             + ("\n".join(update) or "    pass")
             + "\n",
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from typing import Any
 
 log = logging.getLogger("target.engine")
@@ -56,6 +57,14 @@ def sat_cast(value: int, width: int) -> int:
     top = (1 << (width - 1)) - 1
     low = -(1 << (width - 1))
     return top if value > top else low if value < low else value
+
+
+def prologue(body: str, indent: str = "    ") -> str:
+    """The local bindings (F, V, N) that ``body`` actually uses, as one line."""
+    names = [n for n in ("F", "V", "N") if re.search(r"\b" + n + r"\b", body)]
+    if not names:
+        return ""
+    return indent + "; ".join(f"{n} = P.{n}" for n in names) + "\n"
 
 
 def fault(message: str) -> None:

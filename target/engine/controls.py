@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .actions import Action
+from .codegen import prologue
 from .layout import load_error
 from .packet import Packet
 from .primitives import BuildContext
@@ -64,10 +65,10 @@ class Pipeline:
             w = f"{where} conditional {c['name']!r}"
             cond = cx.exprs.boolean(c.get("expression"), w).src
             fname = unit.fresh("_cond")
-            src = (
-                f"def {fname}(P):\n    F = P.F; V = P.V; N = P.N\n"
+            body = (
                 f"    return {ref(c.get('true_next'))} if {cond} else {ref(c.get('false_next'))}\n"
             )
+            src = f"def {fname}(P):\n" + prologue(body) + body
             fns[c["name"]] = unit.define(fname, src)
         for ac in pj.get("action_calls") or []:
             w = f"{where} action_call {ac['name']!r}"
