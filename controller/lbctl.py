@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from controller.management_api import CommandError, ManagementClient
@@ -41,7 +42,10 @@ def run_file(client: ManagementClient, path: Path) -> int:
     return 0
 
 
-def interactive(client: ManagementClient) -> int:
+def interactive(
+    client: ManagementClient, extra_commands: dict[str, Callable[[], object]] | None = None
+) -> int:
+    """The shell; `extra_commands` are local words (the demo adds `mininet`)."""
     import readline
 
     from controller.cli_grammar import complete
@@ -68,6 +72,9 @@ def interactive(client: ManagementClient) -> int:
             if line in ("quit", "exit"):
                 return 0
             if not line:
+                continue
+            if extra_commands and line in extra_commands:
+                extra_commands[line]()
                 continue
             try:
                 out = client.run(line)

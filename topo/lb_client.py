@@ -1,0 +1,53 @@
+"""A client that counts which AS served it.
+
+    python -m topo.lb_client tcp VIP PORT COUNT     COUNT new connections, one GET each
+    python -m topo.lb_client udp VIP PORT COUNT     COUNT datagrams from COUNT source ports
+
+Prints one JSON object: {"served": {"as1": n, ...}, "failed": n}.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import socket
+import sys
+
+
+def tcp_request(vip: str, port: int, timeout: float = 3.0) -> str:
+    with socket.create_connection((vip, port), timeout=timeout) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    return data.decode().rsplit("served-by ", 1)[1].strip()
+
+
+def udp_request(vip: str, port: int, timeout: float = 3.0) -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(b"hello", (vip, port))
+        data, _ = s.recvfrom(2048)
+    return data.decode().split("served-by ", 1)[1].strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 4 or args[0] not in ("tcp", "udp"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    proto, vip, port, count = args[0], args[1], int(args[2]), int(args[3])
+    request = tcp_request if proto == "tcp" else udp_request
+    served: collections.Counter[str] = collections.Counter()
+    failed = 0
+    for _ in range(count):
+        try:
+            served[request(vip, port)] += 1
+        except (OSError, IndexError):
+            failed += 1
+    print(json.dumps({"served": dict(sorted(served.items())), "failed": failed}))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

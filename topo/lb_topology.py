@@ -1,0 +1,291 @@
+"""Mininet topologies of p4lb, built with Mininet's Python API (Debian's package).
+
+Topology 1 (`LbNetwork(lbs=1)`): client hosts and application-server (AS)
+hosts, each on its own link to the LB. Topology 2 (`LbNetwork(lbs=2)`): the
+clients reach two LBs through an ECMP router host (a Linux multipath
+route), both LBs programmed by one controller with identical Maglev tables.
+
+The LB is a Mininet node in the root namespace (no Open vSwitch): our switch
+process (embedded, or BMv2 with TARGET=bmv2) owns its interfaces with
+`-i PORT@IFACE`, and the controller reaches it on loopback. AS hosts hold
+the VIPs on `lo`, run `topo.as_service`, and decapsulate GRE in user space
+(`topo.gre_decap`: these kernels have no GRE devices).
+
+Mininet's cleanup (`mn -c`) is never used: it kills processes by name on a
+shared machine. Everything here ends what it started, by PID, and
+`net.stop()` runs in a `finally`; a network namespace dies with its shell,
+taking its veth pairs with it, even if this process is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.append("/usr/lib/python3/dist-packages")  # Debian's mininet, for the venv's python
+
+from mininet.net import Mininet  # noqa: E402
+from mininet.node import Host, Node  # noqa: E402
+
+from controller.management_api import ManagementClient  # noqa: E402
+from target.launch import SwitchProcess, selected_target  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+LB_JSON = ROOT / "p4src" / "build" / "lb.json"
+CLIENT_NET, SERVER_NET = "198.51.100", "10.1.0"
+GRE_VIP, NAT_VIP, DSR_VIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+
+
+def lb_port_mac(port: int) -> str:
+    """The MAC the LB uses on a port (controller.lb_service.port_mac)."""
+    return f"02:4c:42:00:{port >> 8:02x}:{port & 0xFF:02x}"
+
+
+@dataclass
+class LbNetwork:
+    clients: int = 2
+    servers: int = 3
+    lbs: int = 1
+    workdir: Path = field(default_factory=lambda: Path("/tmp/p4lb-topo"))
+    target: str = field(default_factory=selected_target)
+    net: Mininet | None = None
+    switches: list[SwitchProcess] = field(default_factory=list)
+    controller: subprocess.Popen | None = None
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)  # lbctl lines, per LB port layout
+
+    @property
+    def socket(self) -> Path:
+        return self.workdir / "controller.sock"
+
+    # --- lifetime ------------------------------------------------------------------
+
+    def start(self) -> LbNetwork:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # Mininet.init() would raise host-wide limits and sysctls: not ours to change.
+        Mininet.inited = True
+        self.net = Mininet(topo=None, controller=None, build=False, autoSetMacs=False)
+        try:
+            self._build()
+            self._start_switches()
+            self._start_controller()
+            self._start_services()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for p in reversed(self.processes):
+            _end(p)
+        self.processes.clear()
+        if self.controller is not None:
+            _end(self.controller)
+            self.controller = None
+        for s in self.switches:
+            s.stop()
+        self.switches.clear()
+        if self.net is not None:
+            self.net.stop()
+            self.net = None
+
+    def __enter__(self) -> LbNetwork:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- building ------------------------------------------------------------------
+
+    def _build(self) -> None:
+        net = self.net
+        assert net is not None
+        lbs = [net.addHost(f"lb{i + 1}", cls=Node, inNamespace=False) for i in range(self.lbs)]
+        clients = [net.addHost(f"c{i + 1}", cls=Host, ip=None) for i in range(self.clients)]
+        servers = [net.addHost(f"as{i + 1}", cls=Host, ip=None) for i in range(self.servers)]
+        ecmp = net.addHost("ecmp", cls=Host, ip=None) if self.lbs > 1 else None
+        self.lb_nodes, self.client_hosts, self.server_hosts, self.ecmp = lbs, clients, servers, ecmp
+        self.lb_ports: list[dict[str, int]] = [{} for _ in lbs]  # host name -> LB port
+        for li, lb in enumerate(lbs):
+            port = 1
+            peers = servers + ([ecmp] if ecmp else clients)
+            for peer in peers:
+                net.addLink(lb, peer)
+                self.lb_ports[li][peer.name] = port
+                port += 1
+        if ecmp:
+            for c in clients:
+                net.addLink(ecmp, c)
+        net.build()
+        for node in [*clients, *servers, *([ecmp] if ecmp else [])]:
+            for intf in node.intfList():
+                node.cmd(f"ethtool -K {intf.name} tx off >/dev/null 2>&1")
+            node.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1")
+        for lb in lbs:
+            for intf in lb.intfList():
+                if intf.name == "lo":
+                    continue
+                subprocess.run(["ethtool", "-K", intf.name, "tx", "off"],
+                               capture_output=True, check=False)
+                Path(f"/proc/sys/net/ipv6/conf/{intf.name}/disable_ipv6").write_text("1\n")
+        self._address_hosts()
+
+    def _address_hosts(self) -> None:
+        """Addresses, static neighbours (the LB answers no ARP) and LB routes.
+
+        With two LBs, a host's links to them share one MAC and the LBs use the
+        same port numbers, so one set of routes (the controller's) fits both.
+        """
+        if len(self.lb_nodes) > 1:
+            for node in [*self.server_hosts, self.ecmp]:
+                intfs = [i for i in node.intfList() if any(
+                    i in node.connectionsTo(lb)[0] for lb in self.lb_nodes)]
+                for extra in intfs[1:]:
+                    node.cmd(f"ip link set {extra} address {intfs[0].MAC()}")
+                    extra.mac = intfs[0].MAC()
+        for j, s in enumerate(self.server_hosts):
+            addr = f"{SERVER_NET}.{10 + j}"
+            intf = s.intfList()[0]
+            gw_mac = lb_port_mac(self.lb_ports[0][s.name])
+            s.cmd(f"ip addr add {addr}/24 dev {intf}")
+            s.cmd(f"ip neigh replace {SERVER_NET}.1 lladdr {gw_mac} dev {intf} nud permanent")
+            s.cmd(f"ip route add default via {SERVER_NET}.1")
+            for vip in (GRE_VIP, DSR_VIP):
+                s.cmd(f"ip addr add {vip}/32 dev lo")
+            s.cmd("sysctl -qw net.ipv4.conf.all.rp_filter=0")
+            s.cmd(f"sysctl -qw net.ipv4.conf.{intf}.rp_filter=0")
+            self.routes.append(
+                f"ip route add {addr}/32 via {s.MAC(intf)} port {self.lb_ports[0][s.name]}"
+            )
+        if self.ecmp is None:
+            for i, c in enumerate(self.client_hosts):
+                addr = f"{CLIENT_NET}.{10 + i}"
+                intf = c.intfList()[0]
+                c.cmd(f"ip addr add {addr}/24 dev {intf}")
+                c.cmd(f"ip neigh replace {CLIENT_NET}.1 lladdr "
+                      f"{lb_port_mac(self.lb_ports[0][c.name])} dev {intf} nud permanent")
+                c.cmd(f"ip route add default via {CLIENT_NET}.1")
+                self.routes.append(
+                    f"ip route add {addr}/32 via {c.MAC(intf)} port {self.lb_ports[0][c.name]}"
+                )
+            return
+        # Topology 2: clients -- ecmp router -- two LBs.
+        ecmp = self.ecmp
+        ecmp.cmd("sysctl -qw net.ipv4.ip_forward=1")
+        ecmp.cmd("sysctl -qw net.ipv4.fib_multipath_hash_policy=1")  # L4 hash: per flow
+        uplinks = []
+        for li, lb in enumerate(self.lb_nodes):
+            intf = ecmp.connectionsTo(lb)[0][0]
+            net_addr = f"192.168.{li + 1}"
+            ecmp.cmd(f"ip addr add {net_addr}.2/24 dev {intf}")
+            ecmp.cmd(f"ip neigh replace {net_addr}.1 lladdr "
+                     f"{lb_port_mac(self.lb_ports[li]['ecmp'])} dev {intf} nud permanent")
+            uplinks.append(f"nexthop via {net_addr}.1 dev {intf}")
+            if li == 0:
+                self.routes.append(f"ip route add {CLIENT_NET}.0/24 via {ecmp.MAC(intf)} "
+                                   f"port {self.lb_ports[li]['ecmp']}")
+        ecmp.cmd(f"ip route add 10.0.0.0/24 {' '.join(uplinks)}")
+        ecmp.cmd(f"ip route add {SERVER_NET}.0/24 {uplinks[0].replace('nexthop ', '')}")
+        for i, c in enumerate(self.client_hosts):
+            addr = f"{CLIENT_NET}.{10 + i}"
+            cintf, eintf = c.intfList()[0], ecmp.connectionsTo(c)[0][0]
+            c.cmd(f"ip addr add {addr}/24 dev {cintf}")
+            c.cmd(f"ip route add default via {CLIENT_NET}.1")
+            ecmp.cmd(f"ip addr add {CLIENT_NET}.1/32 dev {eintf}")
+            ecmp.cmd(f"ip route add {addr}/32 dev {eintf}")
+            c.cmd(f"ip route replace {CLIENT_NET}.1/32 dev {cintf}")
+
+    def _start_switches(self) -> None:
+        for li, lb in enumerate(self.lb_nodes):
+            interfaces = {}
+            for name, port in self.lb_ports[li].items():
+                node = self.net.get(name)
+                interfaces[port] = lb.connectionsTo(node)[0][0].name
+            sw = SwitchProcess(LB_JSON, target=self.target, device_id=li, interfaces=interfaces,
+                               log_path=self.workdir / f"{lb.name}.log")
+            self.switches.append(sw.start())
+
+    def _start_controller(self) -> None:
+        argv = [sys.executable, "-m", "controller.daemon", "--socket", str(self.socket),
+                "--state", str(self.workdir / "state.json")]
+        for i, sw in enumerate(self.switches):
+            argv += ["--switch", f"{sw.grpc_addr}#{i}"]
+        self.controller_argv = argv
+        self.start_controller()
+
+    def start_controller(self) -> None:
+        if self.socket.exists():
+            self.socket.unlink()
+        log = open(self.workdir / "controller.log", "ab")
+        self.controller = subprocess.Popen(self.controller_argv, cwd=ROOT, stdout=log,
+                                           stderr=subprocess.STDOUT, env=_env())
+        deadline = time.monotonic() + 30
+        while not self.socket.exists():
+            if self.controller.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("controller did not start; see " +
+                                   str(self.workdir / "controller.log"))
+            time.sleep(0.1)
+
+    def kill_controller(self) -> None:
+        """kill -9: what a crash looks like to the switches."""
+        if self.controller is not None:
+            self.controller.kill()
+            self.controller.wait()
+            self.controller = None
+
+    def _start_services(self) -> None:
+        for s in self.server_hosts:
+            self.processes.append(self.popen(s, "topo.as_service", s.name, "--tcp", "80",
+                                             "--tcp", "8080", "--udp", "53", "--udp", "5353"))
+            self.processes.append(self.popen(s, "topo.gre_decap"))
+
+    # --- using it ------------------------------------------------------------------
+
+    def popen(self, host: Host, module: str, *args: str) -> subprocess.Popen:
+        return host.popen([sys.executable, "-m", module, *args], cwd=str(ROOT), env=_env(),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def run_on(self, host: Host, module: str, *args: str, timeout: float = 120) -> str:
+        p = host.popen([sys.executable, "-m", module, *args], cwd=str(ROOT), env=_env(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = p.communicate(timeout=timeout)
+        return out.decode() + err.decode()
+
+    def lbctl(self, *lines: str) -> str:
+        client = ManagementClient(self.socket)
+        try:
+            return "\n".join(client.run(line) for line in lines)
+        finally:
+            client.close()
+
+    def configure_demo(self) -> None:
+        """Routes plus one GRE VIP (all ports) and one NAT VIP (tcp 80 -> 8080)."""
+        servers = " ".join(f"{SERVER_NET}.{10 + j}" for j in range(self.servers))
+        self.lbctl(
+            "lb conf ip4-src-address 192.0.2.1 timeout 30",
+            *self.routes,
+            f"lb vip {GRE_VIP}/32 encap gre4 new_len 1024",
+            f"lb as {GRE_VIP}/32 {servers}",
+            f"lb vip {NAT_VIP}/32 protocol tcp port 80 encap nat4 type clusterip "
+            "target_port 8080 new_len 1024",
+            f"lb as {NAT_VIP}/32 protocol tcp port 80 {servers}",
+        )
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(ROOT))
+
+
+def _end(p: subprocess.Popen) -> None:
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
