@@ -19,7 +19,8 @@ spirit of BMv2's src/bm_sim and targets/simple_switch:
 - checksums.py    named calculations and verify/update checksums
 - externs.py      counter, meter and register arrays
 - action_profiles.py  action profiles and selectors
-- tables.py       match tables: lookup structures, entries, direct resources, ageing data
+- match_units.py  table keys and lookup structures (exact dict, LPM levels, ternary/range lists)
+- tables.py       match tables: entries, defaults, indirect tables, direct resources, ageing
 - controls.py     control flow graphs (tables, conditionals, action calls)
 - program.py      loads a whole program; bad JSON raises ValueError naming the element
 - v1model.py      simple_switch's intrinsic metadata and instance types

@@ -1,25 +1,15 @@
-"""Match-action tables (bm_sim match_tables.cpp, match_units.cpp, lookup_structures.cpp).
+"""Match-action tables (bm_sim match_tables.cpp): entries, default entries,
+indirect (action profile) tables, direct counters and meters, ageing data,
+and the generated data-plane function ``apply(P) -> next node``.
 
-Each table gets a generated ``apply(P) -> next node`` with its key built
-inline. Lookup structures, by match type:
-
-- exact: a dict keyed by the field value (one field) or a tuple of values;
-- lpm: the exact fields and the LPM field concatenated into one int, exact
-  fields first as BMv2 orders them; one dict per prefix length, longest first;
-- ternary (also tables mixing lpm/optional/exact with ternary): entries sorted
-  by priority, each a (value, mask) over the concatenated key; BMv2's rule
-  "a numerically lower priority wins" holds (PI inverts P4Runtime's);
-- range: like ternary, with a per-field check.
-
-As in BMv2, a key field of an invalid header reads as 0, a hit updates the
-entry's direct counter and its last-hit time (ageing), and a direct meter
-runs before the action. Entry handles are never reused.
+Matching itself (keys, lookup structures) is match_units.py. As in BMv2, a
+hit updates the entry's direct counter and its last-hit time (ageing), and a
+direct meter runs before the action. Entry handles are never reused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from target.runtime_api import (
     ActionCall,
@@ -36,50 +26,11 @@ from .actions import Action
 from .expressions import parse_hexstr
 from .externs import CounterArray, Meter, MeterArray
 from .layout import load_error
+from .match_units import Entry, KeyField, MatchUnit
 from .packet import Packet
 from .primitives import BuildContext
 
 _KINDS = {k.value: k for k in MatchKind}
-_ORDER = {MatchKind.VALID: 0, MatchKind.EXACT: 1, MatchKind.LPM: 2}
-
-
-@dataclass
-class KeyField:
-    name: str
-    kind: MatchKind
-    width: int
-    src: str  # source of the field value, 0 when its header is invalid
-    json_mask: int | None
-
-
-class Entry:
-    __slots__ = (
-        "handle", "params", "priority", "action", "fn", "data", "next", "packets", "bytes",
-        "meter", "last_hit", "ttl_ms", "member", "group", "value", "mask", "checks", "is_const",
-    )  # fmt: skip
-
-    def __init__(self) -> None:
-        self.packets = 0
-        self.bytes = 0
-        self.meter: Meter | None = None
-        self.last_hit = 0.0
-        self.ttl_ms: int | None = None
-        self.member: int | None = None
-        self.group: int | None = None
-        self.action: Action | None = None
-        self.fn: Callable | None = None
-        self.data: tuple = ()
-        self.next = None
-        self.is_const = False
-
-    def matches_ranges(self, key: tuple) -> bool:
-        for v, (kind, a, b) in zip(key, self.checks, strict=False):
-            if kind == 0:
-                if v & b != a:
-                    return False
-            elif not a <= v <= b:
-                return False
-        return True
 
 
 def _noop(P: Packet, D: tuple) -> None:
@@ -126,7 +77,8 @@ class Table:
                 self.actions[n] = by_name[n]
         if self.profile is not None:
             self.profile.actions.update(self.actions)
-        self._build_key(tj.get("key") or [], where)
+        self.mu = MatchUnit(cx.layout, self.name, self.match_type, tj.get("key") or [], where)
+        self.key = self.mu.key
         # direct resources
         self.direct_counter: CounterArray | None = None
         if tj.get("with_counters"):
@@ -152,10 +104,6 @@ class Table:
         self.const_entries_json = tj.get("entries")
         # state
         self.entries: dict[int, Entry] = {}
-        self.exact: dict = {}
-        self.levels: list[tuple[int, int, dict]] = []  # (prefix, shift, dict), longest first
-        self.ordered: list[Entry] = []
-        self.lpm_lookup: list[tuple[int, dict]] = []  # (shift, dict), what apply() walks
         self._next_handle = 0
         self.immutable = False
         self.const_default_action: Action | None = None
@@ -168,100 +116,13 @@ class Table:
         self.apply: Callable[[Packet], object] = self._generate_apply()
 
     # --- key ------------------------------------------------------------------------
-    def _build_key(self, keys: list, where: str) -> None:
-        lay = self.cx.layout
-        self.key: list[KeyField] = []
-        for k in keys:
-            kind = _KINDS.get(k.get("match_type"))
-            if kind is None:
-                raise load_error(where, f"unknown key match_type {k.get('match_type')!r}")
-            target = k.get("target")
-            name = k.get("name") or (".".join(target) if isinstance(target, list) else str(target))
-            mask = k.get("mask")
-            if kind == MatchKind.VALID:
-                h = lay.header(target if isinstance(target, str) else target[0], where)
-                kf = KeyField(name, kind, 1, f"V[{h.id}]", None)
-            else:
-                if not (isinstance(target, list) and len(target) == 2):
-                    raise load_error(where, f"bad key target {target!r}")
-                if target[1] == "$valid$":
-                    h = lay.header(target[0], where)
-                    src, width = f"V[{h.id}]", 1
-                else:
-                    f = lay.field(target[0], target[1], where)
-                    h = lay.headers[f.header]
-                    width = f.width
-                    val = f"(F[{f.slot}] & {f.mask:#x})" if f.signed else f"F[{f.slot}]"
-                    src = val if h.metadata else f"({val} if V[{h.id}] else 0)"
-                jm = None
-                if mask is not None:
-                    jm = parse_hexstr(mask, where) & ((1 << width) - 1)
-                    low = (jm & -jm).bit_length() - 1 if jm else 0
-                    run = jm >> low
-                    if jm and run & (run + 1) == 0:
-                        # a slice (p4c: key `f[h:l]` -> target f, mask of bits h..l):
-                        # the control plane sees the slice's own width
-                        src = f"(({src} >> {low}) & {run:#x})"
-                        width, jm = run.bit_length(), None
-                    else:
-                        src = f"({src} & {jm:#x})"
-                kf = KeyField(name, kind, width, src, jm)
-            self.key.append(kf)
-        if self.match_type == "lpm" and sum(k.kind == MatchKind.LPM for k in self.key) != 1:
-            raise load_error(where, "an lpm table needs exactly one lpm key field")
-        # lpm tables concatenate exact fields first, then the lpm field
-        self.lpm_order = sorted(
-            range(len(self.key)), key=lambda i: (_ORDER.get(self.key[i].kind, 3), i)
-        )
-        self.key_bits = sum(k.width for k in self.key)
-
-    def _key_source(self) -> str:
-        ks = self.key
-        if not ks:
-            return "None"
-        if self.match_type == "exact":
-            if len(ks) == 1:
-                return ks[0].src
-            return "(" + ", ".join(k.src for k in ks) + ",)"
-        if self.match_type == "range":
-            return "(" + ", ".join(k.src for k in ks) + ",)"
-        order = self.lpm_order if self.match_type == "lpm" else range(len(ks))
-        src, first = "", True
-        for i in order:
-            k = ks[i]
-            src = k.src if first else f"(({src}) << {k.width}) | {k.src}"
-            first = False
-        return src
-
     # --- the data-plane function ------------------------------------------------------
     def _generate_apply(self) -> Callable[[Packet], object]:
         unit = self.cx.unit
         T = unit.bind("T", self)
         name = unit.fresh("_tbl")
-        L = [f"def {name}(P):", "    F = P.F; V = P.V", f"    k = {self._key_source()}"]
-        if not self.key:
-            L.append("    e = None")
-        elif self.match_type == "exact":
-            L.append(f"    e = {unit.bind('ex', self.exact)}.get(k)")
-        elif self.match_type == "lpm":
-            L += [
-                f"    for _s, d in {T}.lpm_lookup:",
-                "        e = d.get(k >> _s)",
-                "        if e is not None: break",
-                "    else: e = None",
-            ]
-        elif self.match_type == "ternary":
-            L += [
-                f"    for e in {T}.ordered:",
-                "        if k & e.mask == e.value: break",
-                "    else: e = None",
-            ]
-        else:
-            L += [
-                f"    for e in {T}.ordered:",
-                "        if e.matches_ranges(k): break",
-                "    else: e = None",
-            ]
+        L = [f"def {name}(P):", "    F = P.F; V = P.V", f"    k = {self.mu.key_source()}"]
+        L += self.mu.lookup_lines(unit.bind("mu", self.mu), unit.bind("ex", self.mu.exact))
         if self.profile is not None:
             L += ["    return " + f"{T}.run_indirect(P, e)"]
             return unit.define(name, "\n".join(L) + "\n")
@@ -401,145 +262,6 @@ class Table:
             has_const_entries=self.immutable,
         )
 
-    def _bad_key(self, why: str) -> RuntimeApiError:
-        return RuntimeApiError(MatchError.BAD_MATCH_KEY, f"table {self.name!r}: {why}")
-
-    def _normalize(self, key: list[MatchKeyParam]) -> list[MatchKeyParam]:
-        if not isinstance(key, list) or len(key) != len(self.key):
-            n = len(key) if isinstance(key, list) else key
-            raise self._bad_key(f"expects {len(self.key)} key fields, got {n}")
-        out = []
-        for p, kf in zip(key, self.key, strict=False):
-            if not isinstance(p, MatchKeyParam):
-                raise self._bad_key(f"field {kf.name!r}: {p!r} is not a MatchKeyParam")
-            kind = p.kind
-            # p4c writes optional keys as ternary in the JSON; accept either name
-            loose = {kind, kf.kind} <= {MatchKind.OPTIONAL, MatchKind.TERNARY}
-            if kind != kf.kind and not loose:
-                raise self._bad_key(f"field {kf.name!r} is {kf.kind.value}, got {kind.value}")
-            top = 1 << kf.width
-            for label, v in (("value", p.value), ("mask", p.mask), ("high", p.high)):
-                if v is not None and (
-                    not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < top
-                ):
-                    raise self._bad_key(
-                        f"field {kf.name!r} {label} {v!r} does not fit {kf.width} bits"
-                    )
-            if kind == MatchKind.LPM:
-                if not isinstance(p.prefix_len, int) or not 0 <= p.prefix_len <= kf.width:
-                    raise self._bad_key(f"field {kf.name!r} prefix length {p.prefix_len!r}")
-                mask = ((1 << p.prefix_len) - 1) << (kf.width - p.prefix_len)
-                p = MatchKeyParam(kind, p.value & mask, prefix_len=p.prefix_len)
-            elif kind in (MatchKind.TERNARY, MatchKind.OPTIONAL):
-                mask = (top - 1) if p.mask is None else p.mask
-                p = MatchKeyParam(kind, p.value & mask, mask=mask)
-            elif kind == MatchKind.RANGE:
-                if p.high is None or p.value > p.high:
-                    raise self._bad_key(f"field {kf.name!r} range {p.value!r}..{p.high!r}")
-            elif kind == MatchKind.VALID and p.value not in (0, 1):
-                raise self._bad_key(f"field {kf.name!r} valid match takes 0 or 1")
-            if kf.json_mask is not None and kind in (MatchKind.EXACT,):
-                p = MatchKeyParam(kind, p.value & kf.json_mask)
-            out.append(p)
-        return out
-
-    def _lookup_form(self, key: list[MatchKeyParam], priority: int) -> tuple:
-        """The identity of an entry in its lookup structure (duplicates share it)."""
-        mt = self.match_type
-        if not self.key:
-            raise self._bad_key("the table has no key; it takes no entries")
-        if mt == "exact":
-            return (key[0].value,) if len(key) == 1 else (tuple(p.value for p in key),)
-        if mt == "lpm":
-            value, plen, shift_total = 0, 0, 0
-            for i in self.lpm_order:
-                p, kf = key[i], self.key[i]
-                value = (value << kf.width) | p.value
-                plen += p.prefix_len if p.kind == MatchKind.LPM else kf.width
-            shift_total = self.key_bits - plen
-            return (plen, value >> shift_total)
-        if mt == "ternary":
-            value = mask = 0
-            for p, kf in zip(key, self.key, strict=False):
-                if p.kind == MatchKind.LPM:
-                    m = ((1 << p.prefix_len) - 1) << (kf.width - p.prefix_len)
-                elif p.kind in (MatchKind.TERNARY, MatchKind.OPTIONAL):
-                    m = p.mask
-                else:
-                    m = (1 << kf.width) - 1
-                value = (value << kf.width) | (p.value & m)
-                mask = (mask << kf.width) | m
-            return (value, mask, priority)
-        checks = []
-        for p, kf in zip(key, self.key, strict=False):
-            if p.kind == MatchKind.RANGE:
-                checks.append((1, p.value, p.high))
-            elif p.kind == MatchKind.LPM:
-                m = ((1 << p.prefix_len) - 1) << (kf.width - p.prefix_len)
-                checks.append((0, p.value & m, m))
-            elif p.kind in (MatchKind.TERNARY, MatchKind.OPTIONAL):
-                checks.append((0, p.value & p.mask, p.mask))
-            else:
-                checks.append((0, p.value, (1 << kf.width) - 1))
-        return (tuple(checks), priority)
-
-    def _find(self, form: tuple) -> Entry | None:
-        mt = self.match_type
-        if mt == "exact":
-            return self.exact.get(form[0])
-        if mt == "lpm":
-            for plen, _, d in self.levels:
-                if plen == form[0]:
-                    return d.get(form[1])
-            return None
-        for e in self.ordered:
-            if self._form_of(e) == form:
-                return e
-        return None
-
-    def _form_of(self, e: Entry) -> tuple:
-        if self.match_type == "ternary":
-            return (e.value, e.mask, e.priority)
-        return (e.checks, e.priority)
-
-    def _insert(self, e: Entry, form: tuple) -> None:
-        mt = self.match_type
-        if mt == "exact":
-            self.exact[form[0]] = e
-        elif mt == "lpm":
-            plen, value = form
-            for lv in self.levels:
-                if lv[0] == plen:
-                    lv[2][value] = e
-                    break
-            else:
-                self.levels.append((plen, self.key_bits - plen, {value: e}))
-                self.levels.sort(key=lambda x: -x[0])
-            self.lpm_lookup = [(s, d) for _, s, d in self.levels]
-        else:
-            if mt == "ternary":
-                e.value, e.mask = form[0], form[1]
-            else:
-                e.checks = form[0]
-            self.ordered.append(e)
-            self.ordered.sort(key=lambda x: (x.priority, x.handle))
-
-    def _remove(self, e: Entry) -> None:
-        mt = self.match_type
-        form = self._lookup_form(e.params, e.priority)
-        if mt == "exact":
-            del self.exact[form[0]]
-        elif mt == "lpm":
-            for i, (plen, _, d) in enumerate(self.levels):
-                if plen == form[0]:
-                    del d[form[1]]
-                    if not d:
-                        del self.levels[i]
-                    break
-            self.lpm_lookup = [(s, d) for _, s, d in self.levels]
-        else:
-            self.ordered.remove(e)
-
     def check_action(self, action: ActionCall) -> Action:
         if not isinstance(action, ActionCall):
             raise RuntimeApiError(MatchError.BAD_ACTION_DATA, f"{action!r} is not an ActionCall")
@@ -568,15 +290,15 @@ class Table:
             raise RuntimeApiError(
                 MatchError.IMMUTABLE_TABLE_ENTRIES, f"table {self.name!r} has const entries"
             )
-        key = self._normalize(key)
+        key = self.mu.normalize(key)
         if self.match_type not in ("ternary", "range"):
             priority = -1
         elif not isinstance(priority, int) or priority < 0:
-            raise self._bad_key(
+            raise self.mu.bad_key(
                 f"a {self.match_type} table needs a priority >= 0, got {priority!r}"
             )
-        form = self._lookup_form(key, priority)
-        if self._find(form) is not None:
+        form = self.mu.lookup_form(key, priority)
+        if self.mu.find(form) is not None:
             raise RuntimeApiError(
                 MatchError.DUPLICATE_ENTRY, f"table {self.name!r} already has an entry for this key"
             )
@@ -594,7 +316,7 @@ class Table:
             e.meter = Meter(self.direct_meter.by_packets)
         self._next_handle += 1
         self.entries[e.handle] = e
-        self._insert(e, form)
+        self.mu.insert(e, form)
         return e.handle
 
     def add_entry(self, key: list[MatchKeyParam], action: ActionCall, priority: int) -> int:
@@ -668,7 +390,7 @@ class Table:
         e = self.entry(handle)
         if e.is_const:
             raise RuntimeApiError(MatchError.IMMUTABLE_TABLE_ENTRIES, f"table {self.name!r}")
-        self._remove(e)
+        self.mu.remove(e)
         self._unref(e)
         del self.entries[handle]
 
@@ -747,10 +469,10 @@ class Table:
         return TableEntry(-1, [], -1, ActionCall(d.action.name, list(d.data)))
 
     def entry_from_key(self, key: list[MatchKeyParam], priority: int) -> TableEntry:
-        key = self._normalize(key)
+        key = self.mu.normalize(key)
         if self.match_type not in ("ternary", "range"):
             priority = -1
-        e = self._find(self._lookup_form(key, priority))
+        e = self.mu.find(self.mu.lookup_form(key, priority))
         if e is None:
             raise RuntimeApiError(
                 MatchError.NO_SUCH_ENTRY, f"table {self.name!r}: no entry for key"
