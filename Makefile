@@ -15,7 +15,7 @@ P4_BUILD   := p4src/build
 TEST_P4_SOURCES := $(wildcard tests/target/p4/*.p4)
 TEST_P4_BUILD   := tests/target/p4/build
 
-.PHONY: all test run p4 bench lint venv clean-venv
+.PHONY: all test run p4 bench lint venv clean-venv system-packages
 
 all: test
 
@@ -29,6 +29,17 @@ venv: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest tests
+
+# The demo: topology 1 on Mininet (root; Debian's mininet package, installed
+# here if missing), the switch, the controller, real TCP requests.
+run: $(VENV)/.installed
+	@test -e /usr/lib/python3/dist-packages/mininet || $(MAKE) system-packages
+	$(PY) -m topo.demo
+
+# Debian packages the topologies and end-to-end tests use (root).
+system-packages:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    mininet ethtool iproute2 nftables >/dev/null
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LB_JSON = ROOT / "p4src" / "build" / "lb.json"
 CLIENT_NET, SERVER_NET = "198.51.100", "10.1.0"
 GRE_VIP, NAT_VIP, DSR_VIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+DSR_DSCP = 10
 
 
 def lb_port_mac(port: int) -> str:
@@ -157,6 +158,13 @@ class LbNetwork:
             s.cmd(f"ip route add default via {SERVER_NET}.1")
             for vip in (GRE_VIP, DSR_VIP):
                 s.cmd(f"ip addr add {vip}/32 dev lo")
+            # L3DSR: the LB rewrote the destination to this host and put the
+            # VIP's DSCP in the header; map it back to the VIP before anything
+            # else sees it, statelessly, so the service answers from the VIP.
+            s.cmd("nft add table ip p4lb")
+            s.cmd("nft 'add chain ip p4lb pre { type filter hook prerouting priority -300 ; }'")
+            s.cmd(f"nft add rule ip p4lb pre ip daddr {addr} ip dscp {DSR_DSCP} "
+                  f"ip daddr set {DSR_VIP} notrack")
             s.cmd("sysctl -qw net.ipv4.conf.all.rp_filter=0")
             s.cmd(f"sysctl -qw net.ipv4.conf.{intf}.rp_filter=0")
             self.routes.append(
@@ -263,8 +271,11 @@ class LbNetwork:
         finally:
             client.close()
 
-    def configure_demo(self) -> None:
-        """Routes plus one GRE VIP (all ports) and one NAT VIP (tcp 80 -> 8080)."""
+    def configure_demo(self, extra: bool = False) -> None:
+        """Routes plus one GRE VIP (all ports) and one NAT VIP (tcp 80 -> 8080).
+
+        With `extra`, also a UDP NAT VIP (53 -> 5353) and an L3DSR VIP.
+        """
         servers = " ".join(f"{SERVER_NET}.{10 + j}" for j in range(self.servers))
         self.lbctl(
             "lb conf ip4-src-address 192.0.2.1 timeout 30",
@@ -275,6 +286,13 @@ class LbNetwork:
             "target_port 8080 new_len 1024",
             f"lb as {NAT_VIP}/32 protocol tcp port 80 {servers}",
         )
+        if extra:
+            self.lbctl(
+                f"lb vip {NAT_VIP}/32 protocol udp port 53 encap nat4 target_port 5353",
+                f"lb as {NAT_VIP}/32 protocol udp port 53 {servers}",
+                f"lb vip {DSR_VIP}/32 encap l3dsr dscp {DSR_DSCP}",
+                f"lb as {DSR_VIP}/32 {servers}",
+            )
 
 
 def _env() -> dict[str, str]:
