@@ -88,7 +88,11 @@ def build_actions(cx: BuildContext, j: dict) -> dict[int, Action]:
             if not isinstance(width, int) or width < 0:
                 raise load_error(where, f"runtime_data {rd!r} has a bad bitwidth")
             params.append((rd.get("name", "?"), width))
-        body = build_body(cx, a.get("primitives") or [], where)
+        cx.exprs.param_widths = [w for _, w in params]
+        try:
+            body = build_body(cx, a.get("primitives") or [], where)
+        finally:
+            cx.exprs.param_widths = None
         fname = cx.unit.fresh("act")
         text = "\n".join(_indent(body, 4) or ["    pass"]) + "\n"
         fn = cx.unit.define(fname, f"def {fname}(P, D):\n" + prologue(text) + text)

@@ -194,14 +194,19 @@ class Checksums:
             calc = unit.bind("calc", calcs.get(c.get("calculation"), where))
             cond = c.get("if_cond")
             cond_src = exprs.boolean(cond, where).src if cond is not None else "True"
+            cond_test = "" if cond_src == "True" else f" and {cond_src}"
             hid = f.header
             if c.get("verify", True):
                 verify.append(
-                    f"    if V[{hid}] and {cond_src} and {calc}(P) != F[{f.slot}]:\n"
+                    f"    if V[{hid}]{cond_test} and {calc}(P) != F[{f.slot}]:\n"
                     "        P.checksum_error = True"
                 )
             if c.get("update", True):
-                update.append(f"    if {cond_src}:\n        F[{f.slot}] = {calc}(P) & {f.mask:#x}")
+                assign = f"F[{f.slot}] = {calc}(P) & {f.mask:#x}"
+                if cond_src == "True":
+                    update.append(f"    {assign}")
+                else:
+                    update.append(f"    if {cond_src}:\n        {assign}")
         self.has_verify = bool(verify)
         self.has_update = bool(update)
         self.verify = unit.define(

@@ -89,6 +89,7 @@ class CodeUnit:
         }
         self._ids = itertools.count()
         self._bound: dict[int, str] = {}
+        self.sources: dict[str, str] = {}  # generated source by function name, for debugging
 
     def bind(self, prefix: str, obj: Any) -> str:
         """Put ``obj`` in the namespace; returns the name generated code uses for it."""
@@ -110,4 +111,5 @@ class CodeUnit:
         except SyntaxError as e:  # a bug in a generator, not in the program
             raise RuntimeError(f"generated code for {name} does not compile: {e}\n{source}") from e
         exec(code, self.ns)
+        self.sources[name] = source
         return self.ns[name]

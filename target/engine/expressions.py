@@ -64,6 +64,7 @@ class ExpressionCompiler:
         self.objects = objects  # externs registry (registers) bound later
         self.hb = unit.bind("HB", layout.header_base)
         self._stack_names: dict[str, str] = {}
+        self.param_widths: list[int] | None = None  # set while compiling an action
 
     # --- entry points ----------------------------------------------------------
     def data(self, j: object, where: str, in_parser: bool = False) -> Expr:
@@ -146,7 +147,13 @@ class ExpressionCompiler:
         if t in ("local", "runtime_data"):
             if not isinstance(v, int) or v < 0:
                 raise load_error(where, f"bad {t} index {v!r}")
-            return Expr(f"D[{v}]", "data")
+            widths = self.param_widths
+            if widths is not None and v >= len(widths):
+                raise load_error(
+                    where, f"{t} index {v} but the action has {len(widths)} parameters"
+                )
+            # action data is checked against its width when an entry is added
+            return Expr(f"D[{v}]", "data", bits=widths[v] if widths is not None else None)
         if t == "header":
             h = lay.header(v, where)
             return Expr(str(h.id), "header", static=h.id, rep=h.id)
