@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .codegen import prologue
-from .layout import load_error
+from .layout import at, load_error
 from .packet import Packet
 from .primitives import BuildContext, generate
 
@@ -77,7 +77,7 @@ def build_actions(cx: BuildContext, j: dict) -> dict[int, Action]:
     actions: dict[int, Action] = {}
     for a in j.get("actions") or []:
         name, aid = a.get("name"), a.get("id")
-        where = f"action {name!r}"
+        where = at(f"action {name!r}")
         if not isinstance(name, str) or not isinstance(aid, int):
             raise load_error("actions", f"action without name or id: {a!r}")
         if aid in actions:

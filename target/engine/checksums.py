@@ -16,7 +16,7 @@ from .codegen import CodeUnit, prologue
 from .expressions import ExpressionCompiler, parse_hexstr
 from .fieldpack import pack_args, plan
 from .hashes import algorithm
-from .layout import FieldInfo, Layout, load_error
+from .layout import FieldInfo, Layout, at, load_error
 from .packet import Packet
 
 
@@ -157,7 +157,7 @@ class Calculations:
         self.by_name: dict[str, Callable[[Packet], int]] = {}
         for c in j.get("calculations") or []:
             name = c.get("name")
-            where = f"calculation {name!r}"
+            where = at(f"calculation {name!r}")
             if not isinstance(name, str):
                 raise load_error("calculations", f"calculation without a name: {c!r}")
             self.by_name[name] = build_input(layout, unit, c.get("input"), c.get("algo"), where)
@@ -184,7 +184,7 @@ class Checksums:
         update: list[str] = []
         for c in j.get("checksums") or []:
             name = c.get("name")
-            where = f"checksum {name!r}"
+            where = at(f"checksum {name!r}")
             if c.get("type", "generic") != "generic":
                 raise load_error(where, f"unsupported checksum type {c.get('type')!r}")
             target = c.get("target")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from .actions import Action
 from .codegen import prologue
-from .layout import load_error
+from .layout import at, load_error
 from .packet import Packet
 from .primitives import BuildContext
 from .tables import Table
@@ -32,7 +32,7 @@ class Pipeline:
         self, cx: BuildContext, pj: dict, actions: dict[int, Action], tables: dict[str, Table]
     ) -> None:
         self.name = pj.get("name")
-        where = f"pipeline {self.name!r}"
+        where = at(f"pipeline {self.name!r}")
         unit = cx.unit
         slots: dict[str, str] = {}  # node name -> namespace variable holding its function
         kinds: dict[str, str] = {}
@@ -62,7 +62,7 @@ class Pipeline:
             fns[tj["name"]] = t.apply
             self.tables.append(t)
         for c in pj.get("conditionals") or []:
-            w = f"{where} conditional {c['name']!r}"
+            w = at(f"{where} conditional {c['name']!r}")
             cond = cx.exprs.boolean(c.get("expression"), w).src
             fname = unit.fresh("_cond")
             body = (
@@ -71,7 +71,7 @@ class Pipeline:
             src = f"def {fname}(P):\n" + prologue(body) + body
             fns[c["name"]] = unit.define(fname, src)
         for ac in pj.get("action_calls") or []:
-            w = f"{where} action_call {ac['name']!r}"
+            w = at(f"{where} action_call {ac['name']!r}")
             a = actions.get(ac.get("action_id"))
             if a is None:
                 raise load_error(w, f"unknown action id {ac.get('action_id')!r}")

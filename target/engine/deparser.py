@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .fieldpack import pack_args, plan
-from .layout import HeaderInfo, load_error
+from .layout import HeaderInfo, at, load_error
 from .packet import Packet
 from .primitives import BuildContext, generate
 
@@ -49,7 +49,7 @@ def build_deparser(
     cx: BuildContext, d: dict, update_checksums: Callable
 ) -> Callable[[Packet], bytes]:
     name = d.get("name")
-    where = f"deparser {name!r}"
+    where = at(f"deparser {name!r}")
     order = d.get("order")
     if not isinstance(order, list):
         raise load_error(where, "order must be a list of header names")

@@ -14,7 +14,7 @@ import time
 
 from target.runtime_api import MatchError, MeterRate, RuntimeApiError
 
-from .layout import load_error
+from .layout import at, load_error
 
 
 class CounterArray:
@@ -107,7 +107,8 @@ class MeterArray:
         self.rate_count = rate_count
         self.binding = binding
         self.by_packets = by_packets
-        self.meters = [Meter(by_packets) for _ in range(size)]
+        # a direct meter lives in each table entry instead (tables.py)
+        self.meters = [] if binding is not None else [Meter(by_packets) for _ in range(size)]
 
     def check_index(self, index: int) -> None:
         if not isinstance(index, int) or not 0 <= index < self.size:
@@ -145,6 +146,13 @@ class RegisterArray:
             )
 
 
+MAX_ARRAY_SIZE = 1 << 24  # instances per counter/meter/register array
+
+
+def _valid_size(size: object) -> bool:
+    return isinstance(size, int) and not isinstance(size, bool) and 0 <= size <= MAX_ARRAY_SIZE
+
+
 class Externs:
     """All counter, meter and register arrays of a program, by name."""
 
@@ -153,18 +161,18 @@ class Externs:
         self.meters: dict[str, MeterArray] = {}
         self.registers: dict[str, RegisterArray] = {}
         for c in j.get("counter_arrays") or []:
-            name = c.get("name")
+            name = at(f"counter_array {c.get('name')!r}") and c.get("name")
             direct = bool(c.get("is_direct"))
             size = c.get("size", 0)
-            if not isinstance(name, str) or (not direct and not isinstance(size, int)):
-                raise load_error(f"counter_array {name!r}", "lacks name or size")
+            if not isinstance(name, str) or (not direct and not _valid_size(size)):
+                raise load_error(f"counter_array {name!r}", "lacks a name or a size in [0, 2**24]")
             self.counters[name] = CounterArray(
                 name, size if isinstance(size, int) else 0, c.get("binding") if direct else None
             )
         for m in j.get("meter_arrays") or []:
-            name = m.get("name")
-            if not isinstance(name, str) or not isinstance(m.get("size", 0), int):
-                raise load_error(f"meter_array {name!r}", "lacks name or size")
+            name = at(f"meter_array {m.get('name')!r}") and m.get("name")
+            if not isinstance(name, str) or not _valid_size(m.get("size", 0)):
+                raise load_error(f"meter_array {name!r}", "lacks a name or a size in [0, 2**24]")
             kind = m.get("type", "bytes")
             if kind not in ("bytes", "packets"):
                 raise load_error(f"meter_array {name!r}", f"unknown type {kind!r}")
@@ -177,11 +185,11 @@ class Externs:
                 m.get("result_target"),
             )
         for r in j.get("register_arrays") or []:
-            name = r.get("name")
-            if not isinstance(name, str) or not isinstance(r.get("size"), int):
-                raise load_error(f"register_array {name!r}", "lacks name or size")
+            name = at(f"register_array {r.get('name')!r}") and r.get("name")
+            if not isinstance(name, str) or not _valid_size(r.get("size")):
+                raise load_error(f"register_array {name!r}", "lacks a name or a size in [0, 2**24]")
             width = r.get("bitwidth")
-            if not isinstance(width, int) or width <= 0:
+            if not isinstance(width, int) or not 0 < width <= 1 << 16:
                 raise load_error(f"register_array {name!r}", f"bad bitwidth {width!r}")
             self.registers[name] = RegisterArray(name, r["size"], width)
 

@@ -13,6 +13,9 @@ the fixed fields, its current width in bits.
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 # Core parser errors and the values BMv2 gives them when the JSON omits them
@@ -28,9 +31,39 @@ CORE_ERRORS = (
 )
 
 
+MAX_FIELD_BITS = 1 << 16  # far beyond any real header; keeps masks and formats sane
+
+
 def load_error(element: str, detail: str) -> ValueError:
     """The one way loading reports a bad program: the JSON element is named first."""
     return ValueError(f"BMv2 JSON {element}: {detail}")
+
+
+# What the loader is working on, so that a malformed value deep inside an
+# element (a list where a string belongs...) is still reported by element name.
+_current = contextvars.ContextVar("bmv2_json_element", default="program")
+
+
+def at(element: str) -> str:
+    """Note that loading has reached ``element``; returns it for use as ``where``."""
+    _current.set(element)
+    return element
+
+
+@contextmanager
+def loading() -> Iterator[None]:
+    """Turn any failure while loading into a ValueError naming the element."""
+    token = _current.set("program")
+    try:
+        yield
+    except ValueError as e:
+        if str(e).startswith("BMv2 JSON "):
+            raise
+        raise load_error(_current.get(), str(e)) from None
+    except (TypeError, AttributeError, KeyError, IndexError, OverflowError, RecursionError) as e:
+        raise load_error(_current.get(), f"malformed ({type(e).__name__}: {e})") from None
+    finally:
+        _current.reset(token)
 
 
 @dataclass
@@ -105,12 +138,14 @@ class Layout:
         self._load_headers(j)
         self._load_stacks_and_unions(j)
         self._load_errors(j)
+        at("field_aliases")
         for item in j.get("field_aliases") or []:
             try:
                 alias, (hdr, fld) = item
             except (TypeError, ValueError):
                 raise load_error("field_aliases", f"bad alias {item!r}") from None
             self.aliases[alias] = (hdr, fld)
+        at("enums")
         for e in j.get("enums") or []:
             self.enums[e.get("name", "?")] = {n: v for n, v in e.get("entries", [])}
         self.nheaders = len(self.headers)
@@ -122,12 +157,14 @@ class Layout:
         types: dict[str, dict] = {}
         for t in j.get("header_types") or []:
             name = t.get("name")
+            at(f"header type {name!r}")
             if not isinstance(name, str) or not isinstance(t.get("fields"), list):
                 raise load_error("header_types", f"header type {name!r} lacks name or fields")
             types[name] = t
         hdrs = sorted(j.get("headers") or [], key=lambda h: h.get("id", 0))
         for expected_id, h in enumerate(hdrs):
             name = h.get("name")
+            at(f"header {name!r}")
             if h.get("id") != expected_id:
                 raise load_error(f"header {name!r}", f"id {h.get('id')!r} is not {expected_id}")
             t = types.get(h.get("header_type"))
@@ -154,13 +191,13 @@ class Layout:
                     if info.varbit is not None:
                         raise load_error(f"header type {t['name']!r}", "two varbit fields")
                     max_len = t.get("max_length")
-                    if not isinstance(max_len, int):
+                    if not isinstance(max_len, int) or not 0 < max_len * 8 <= MAX_FIELD_BITS:
                         raise load_error(f"header type {t['name']!r}", "varbit without max_length")
                     fi = FieldInfo(fname, expected_id, slot, 0, signed, varbit=True)
                     info.varbit = fi
                     info.max_bytes = max_len
                     info.length_exp = t.get("length_exp")
-                elif isinstance(width, int) and width > 0:
+                elif isinstance(width, int) and 0 < width <= MAX_FIELD_BITS:
                     fi = FieldInfo(fname, expected_id, slot, width, signed)
                     info.fixed_bits += width
                 else:
@@ -185,6 +222,7 @@ class Layout:
     def _load_stacks_and_unions(self, j: dict) -> None:
         n = 0
         for s in j.get("header_stacks") or []:
+            at(f"header_stack {s.get('name')!r}")
             ids = s.get("header_ids")
             if not isinstance(ids, list) or any(
                 not isinstance(i, int) or not 0 <= i < len(self.headers) for i in ids
@@ -193,6 +231,7 @@ class Layout:
             self.stacks[s["name"]] = StackInfo(n, s["name"], list(ids))
             n += 1
         for u in j.get("header_unions") or []:
+            at(f"header_union {u.get('name')!r}")
             ids = u.get("header_ids")
             if not isinstance(ids, list) or any(
                 not isinstance(i, int) or not 0 <= i < len(self.headers) for i in ids
@@ -215,6 +254,7 @@ class Layout:
             for i in ids:
                 self.headers[i].union = info.index
         for s in j.get("header_union_stacks") or []:
+            at(f"header_union_stack {s.get('name')!r}")
             ids = s.get("header_union_ids")
             if not isinstance(ids, list) or any(
                 not isinstance(i, int) or not 0 <= i < len(self.union_list) for i in ids
@@ -227,6 +267,7 @@ class Layout:
         self.nstacks = n
 
     def _load_errors(self, j: dict) -> None:
+        at("errors")
         for item in j.get("errors") or []:
             try:
                 name, value = item

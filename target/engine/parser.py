@@ -18,7 +18,7 @@ from collections.abc import Callable
 from .codegen import ParserError, StackOutOfBounds
 from .expressions import parse_hexstr
 from .fieldpack import plan, unpack_lines
-from .layout import HeaderInfo, load_error
+from .layout import HeaderInfo, at, load_error
 from .packet import Packet
 from .primitives import BuildContext, generate
 
@@ -377,7 +377,8 @@ class ParserBuilder:
                     ordered.append((f"{k} in {{x & {mvals} for x in {vname}}}", target))
             else:
                 raise load_error(where, f"unsupported transition type {ttype!r}")
-        if not exact and not ordered:
+        if not key_src or (not exact and not ordered):
+            # BMv2: a state without a transition key only has its default
             return [f"return {default}, pos"]
         lines.append(f"_k = {key_src}")
         if exact:
@@ -404,6 +405,7 @@ class ParserBuilder:
     def build(self, p: dict) -> Callable[[Packet, bytes], None]:
         cx = self.cx
         pname = p.get("name")
+        at(f"parser {pname!r}")
         states = p.get("parse_states") or []
         names: dict[str, str] = {}
         for st in states:
@@ -412,7 +414,7 @@ class ParserBuilder:
             names[st["name"]] = cx.unit.fresh("_ps")
         self._late_tables: list[tuple[str, str]] = []
         for st in states:
-            where = f"parser {pname!r} state {st['name']!r}"
+            where = at(f"parser {pname!r} state {st['name']!r}")
             body: list[str] = []
             for i, op in enumerate(st.get("parser_ops") or []):
                 body += self._op(op, f"{where}, #{i}")

@@ -16,7 +16,7 @@ from .deparser import build_deparser
 from .expressions import ExpressionCompiler, install
 from .externs import Externs
 from .headers import HeaderOps
-from .layout import FieldInfo, Layout, load_error
+from .layout import FieldInfo, Layout, at, load_error, loading
 from .parser import ParserBuilder, ParseValueSet
 from .primitives import BuildContext
 from .tables import Table
@@ -48,6 +48,10 @@ def _by_name(items: list, wanted: str, kind: str) -> dict:
 
 class Program:
     def __init__(self, j: dict, clock: Callable[[], float] = time.monotonic) -> None:
+        with loading():
+            self._load(j, clock)
+
+    def _load(self, j: dict, clock: Callable[[], float]) -> None:
         if not isinstance(j, dict):
             raise load_error("root", "the program must be a JSON object")
         meta = j.get("__meta__") or {}
@@ -69,14 +73,17 @@ class Program:
             layout, unit, exprs, self.externs, self.calcs, HeaderOps(layout), self.intr, clock
         )
         for fl in j.get("field_lists") or []:
+            at(f"field_list {fl.get('name')!r}")
             cx.field_lists[fl.get("id")] = _field_list(layout, fl, "field_list")[1]
         for ll in j.get("learn_lists") or []:
+            at(f"learn_list {ll.get('name')!r}")
             cx.learn_lists[ll.get("id")] = _field_list(layout, ll, "learn_list")
         self.cx = cx
         self.actions: dict[int, Action] = build_actions(cx, j)
         self.checksums = Checksums(j, layout, unit, exprs, self.calcs)
         self.vsets: dict[str, ParseValueSet] = {}
         for vs in j.get("parse_vsets") or []:
+            at("parse_vsets")
             width = vs.get("compressed_bitwidth")
             if not isinstance(vs.get("name"), str) or not isinstance(width, int):
                 raise load_error("parse_vsets", f"bad value set {vs!r}")
@@ -93,10 +100,12 @@ class Program:
         )
         self.profiles: dict[str, ActionProfile] = {}
         self.tables: dict[str, Table] = {}
+        at("pipelines")
         pipes = j.get("pipelines") or []
         for pj in pipes:
             for ap in pj.get("action_profiles") or []:
                 name = ap.get("name")
+                at(f"action profile {name!r}")
                 sel = ap.get("selector")
                 selector = None
                 if sel is not None:

@@ -25,7 +25,7 @@ from .action_profiles import ActionProfile
 from .actions import Action
 from .expressions import parse_hexstr
 from .externs import CounterArray, Meter, MeterArray
-from .layout import load_error
+from .layout import at, load_error
 from .match_units import Entry, KeyField, MatchUnit
 from .packet import Packet
 from .primitives import BuildContext
@@ -44,7 +44,7 @@ class Table:
         self.cx = cx
         self.clock = cx.clock  # seconds, monotonic: last-hit times for ageing
         self.name = tj.get("name")
-        where = f"table {self.name!r}"
+        where = at(f"table {self.name!r}")
         self.where = where
         self.match_type = tj.get("match_type", "exact")
         self.type = tj.get("type", "simple")
@@ -189,6 +189,7 @@ class Table:
 
     def load_static_entries(self) -> None:
         """The JSON's default_entry and const entries (after resolve_next)."""
+        at(self.where)
         dj = self.default_entry_json
         if dj is not None:
             a = self._action_by_id(dj.get("action_id"))
