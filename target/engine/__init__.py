@@ -28,6 +28,7 @@ spirit of BMv2's src/bm_sim and targets/simple_switch:
 - replication.py  multicast groups and clone sessions
 - pipeline.py     simple_switch's packet path: ingress, replication, egress, recirculation
 - switch.py       the SwitchRuntime object: runtime API, lock, ageing thread
+- bench.py        packets/s of the engine on any program (python -m target.engine.bench)
 """
 
 from __future__ import annotations
