@@ -240,6 +240,11 @@ class ExpressionCompiler:
         sub = lambda x: self.compile(x, where, in_parser)  # noqa: E731
         dat = lambda x: self.data(x, where, in_parser)  # noqa: E731
         boo = lambda x: self.boolean(x, where, in_parser)  # noqa: E731
+        if op in ("-", "+") and left is None:  # p4c's unary minus (IR::Neg)
+            b = dat(right)
+            return Expr(
+                f"(-{b.src})" if op == "-" else b.src, "data", bits=b.bits if op == "+" else None
+            )
         if op in self._ARITH:
             a, b = dat(left), dat(right)
             bits = None
