@@ -9,6 +9,9 @@ the packet then continues into the ingress control with
 of byte-padded fields, compared to the JSON's hexstr values under their masks,
 in order, as BMv2 does. A state machine that loops more than
 ``MAX_STATES`` times ends with ParserTimeout instead of hanging the switch.
+
+Where BMv2 reads past the end of the packet (a lookahead in a select key),
+the engine raises PacketTooShort, as the P4 specification says.
 """
 
 from __future__ import annotations
