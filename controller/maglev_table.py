@@ -13,28 +13,32 @@ Every AS owns a permutation of the buckets, keyed by a stable hash of its
 address bytes (BLAKE2b, not Python's per-process ``hash()``): Maglev's
 ``offset + j * skip`` walk (skip odd, so it covers a power-of-two table),
 scrambled by a bijection (see :class:`_Permutation`). Every AS walks its
-permutation, and a bucket goes to the AS whose walk reaches it first
-(Maglev's rule). Three refinements:
+permutation and claims a bucket it reaches while the bucket is free (Maglev's
+rule: the first to want a bucket gets it), with three refinements:
 
 * Quota: AS ``i`` claims exactly ``floor`` or ``ceil`` of its weighted share
   ``size * w_i / sum(w)``, apportioned by largest remainder (ties go to the
   lower address). Weight 0 gets nothing. Once an AS has its quota it stops.
-* Weighted clock: AS ``i`` makes its ``j``-th probe at virtual time
-  ``(j + 1/2) / w_i`` (ties by address). The times depend only on the AS's
-  own weight, so removing or adding one AS leaves the relative order of every
-  other AS's probes unchanged.
+* Weighted clock: AS ``i`` makes its ``j``-th probe at time
+  ``-ln(1 - (j + 1/2) / size) / w_i`` (ties by address). This is weighted
+  rendezvous hashing's exponential clock: the AS that reaches a bucket first
+  is AS ``i`` with probability ``w_i / sum(w)``, so the quotas rarely have to
+  step in, and a change to one AS's weight mostly moves buckets to or from
+  that AS alone. The times depend only on the AS's own weight, so removing or
+  adding one AS leaves the order of every other AS's probes unchanged. They
+  are computed in integer arithmetic (:func:`_probe_clock`), never with the
+  platform's ``log``, so every machine orders probes identically.
 * Lockstep: a probe that finds its bucket taken is spent; the AS does not keep
   walking within the same turn as in the paper's loop. Who owns a bucket then
-  depends mostly on how early each AS's permutation reaches it rather than on
-  the history of who filled what before, so a removal disturbs fewer
-  unrelated buckets (in our trials about half as many as the paper's loop).
+  depends mostly on how early each AS reaches it rather than on the history
+  of who filled what before, so a change disturbs fewer unrelated buckets
+  (in our trials about half as many as the paper's loop).
+
+With equal weights this is Maglev in lockstep, round-robin in address order.
 
 ``python bench/maglev_table_bench.py`` measures build time and the buckets
-moved by one removal against the replica baseline below. Figures from one run
-on the development machine: size 65536 with 1000 ASs builds in 0.2 s; at
-N = 10, size 1024, a removal moves the removed AS's ~102 buckets plus 1.7 %
-of the others on average (3.0 % at worst over 200 AS sets), against 12.3 %
-for 100 replicas per AS.
+moved by one removal against the replica baseline below; its figures are in
+the report of issue 4 and in tests/controller/test_maglev_table.py.
 
 The comparison baseline
 -----------------------
@@ -47,8 +51,11 @@ scheme saves; the controller never uses it.
 from __future__ import annotations
 
 import hashlib
+import heapq
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address
 
 NO_BACKEND = -1
@@ -80,23 +87,62 @@ class _Permutation:
     """The order in which one AS visits the buckets: a keyed bijection of 0..size-1.
 
     A plain Maglev permutation ``offset + j * skip`` is linear; in a
-    power-of-two table two ASs that draw the same skip (likely once
-    N * N / size is not small) walk the same cycle one behind the other and
-    fight for the same buckets, so a change to one of them disturbs the other
-    heavily (measured: up to 19 % of unrelated buckets moved at N = 4). One
-    xorshift and one odd multiply on top of the linear walk break that
-    correlation (worst case measured 6 %) and keep it a bijection: each step
-    is invertible modulo ``size``.
+    power-of-two table two ASs whose skips collide (likely once N * N / size
+    is not small) walk the same cycle one behind the other and fight for the
+    same buckets, so a change to one disturbs the other heavily (measured: up
+    to 19 % of unrelated buckets moved at N = 4). Two rounds of xorshift and
+    odd multiply on top of the linear walk make pairs of ASs behave like
+    independent random permutations (the share one AS wins against another
+    stays within the spread of truly random ones), and every step is
+    invertible modulo ``size``, so it is still a permutation.
     """
 
-    __slots__ = ("next_linear", "skip", "multiplier")
+    __slots__ = ("next_linear", "skip", "multiplier1", "multiplier2")
 
     def __init__(self, identity: bytes, size: int) -> None:
-        digest = hashlib.blake2b(identity, digest_size=24, person=_HASH_PERSON).digest()
-        h1, h2, h3 = (int.from_bytes(digest[i : i + 8], "little") for i in (0, 8, 16))
+        digest = hashlib.blake2b(identity, digest_size=32, person=_HASH_PERSON).digest()
+        h1, h2, h3, h4 = (int.from_bytes(digest[i : i + 8], "little") for i in (0, 8, 16, 24))
         self.next_linear = h1 % size
         self.skip = (h2 % (size // 2)) * 2 + 1 if size > 1 else 1
-        self.multiplier = (h3 | 1) % size if size > 1 else 0
+        self.multiplier1 = (h3 | 1) % size if size > 1 else 0
+        self.multiplier2 = (h4 | 1) % size if size > 1 else 0
+
+
+_CLOCK_BITS = 64
+_CLOCK_ONE = 1 << _CLOCK_BITS
+# Probe times are compared as clock(j) / w for w in 1..100; scaling every time
+# by lcm(1..100) keeps them exact integers.
+_WEIGHT_LCM = math.lcm(*range(1, MAX_WEIGHT + 1))
+
+
+def _atanh_reciprocal(d: int) -> int:
+    """atanh(1/d) in fixed point (2**64), by its series; exact integer steps."""
+    term = _CLOCK_ONE // d
+    total = term
+    d2 = d * d
+    k = 1
+    while term:
+        term //= d2
+        total += term // (2 * k + 1)
+        k += 1
+    return total
+
+
+@lru_cache(maxsize=32)
+def _probe_clock(size: int) -> tuple[int, ...]:
+    """``-ln(1 - (j + 1/2) / size)`` for j < size, in fixed point (2**64).
+
+    That is ``ln(2 size) - ln(2 size - 2j - 1)``; the logarithms of odd
+    numbers come from ``ln(n + 2) = ln(n) + 2 atanh(1 / (n + 1))``. Integer
+    arithmetic only, so the result is the same on every machine (a libm
+    ``log`` may differ in its last bit, enough to reorder two probes).
+    """
+    two_size = 2 * size
+    log_odd = [0] * size  # log_odd[i] = ln(2i + 1)
+    for i in range(1, size):
+        log_odd[i] = log_odd[i - 1] + 2 * _atanh_reciprocal(2 * i)
+    log_two_size = log_odd[size - 1] + 2 * _atanh_reciprocal(2 * two_size - 1)
+    return tuple(log_two_size - log_odd[(two_size - 2 * j - 1) // 2] for j in range(size))
 
 
 def _sorted_positions(backends: Sequence[Backend]) -> list[int]:
@@ -146,40 +192,48 @@ def maglev_table(backends: Sequence[Backend], size: int) -> list[int]:
         return [NO_BACKEND] * size
 
     mask = size - 1
-    shift = max(1, (size.bit_length()) // 2)
+    shift = max(1, size.bit_length() // 2)
     perms = [_Permutation(backends[i].address.packed, size) for i in order]
     linear = [p.next_linear for p in perms]
     skips = [p.skip for p in perms]
-    multipliers = [p.multiplier for p in perms]
+    multipliers1 = [p.multiplier1 for p in perms]
+    multipliers2 = [p.multiplier2 for p in perms]
+    clock = _probe_clock(size)
 
-    # Probe j of sorted backend r happens at time (j + 1/2) / w_r. Within every
-    # unit of time each backend probes w_r times in the same interleaving, so
-    # one unit's order (`pattern`) is computed once and replayed. Float division
-    # of small integers is correctly rounded: equal rationals compare equal on
-    # every machine, and the rank r breaks the tie.
-    pattern = [
-        r
-        for _, r in sorted(
-            ((2 * m + 1) / (2 * w), r) for r, w in enumerate(weights) if left[r] for m in range(w)
-        )
-    ]
+    # ASs of equal weight probe at the same times, so they move as a group:
+    # one heap entry per weight, (time of the group's next probe, weight, j).
+    # Within a group, and between groups whose times are equal, the lower
+    # address (rank r) goes first.
+    groups: dict[int, list[int]] = {}
+    for r, w in enumerate(weights):
+        if left[r]:
+            groups.setdefault(w, []).append(r)
+    heap = [(clock[0] * (_WEIGHT_LCM // w), w, 0) for w in groups]
+    heapq.heapify(heap)
     # `owner` holds sorted ranks during the fill (-1 = free); mapped back below.
     owner = [-1] * size
-    free = size
-    while free:
-        for r in pattern:
-            if not left[r]:
-                continue
+    while heap:
+        time, w, j = heapq.heappop(heap)
+        due = [(w, j)]
+        while heap and heap[0][0] == time:
+            _, w2, j2 = heapq.heappop(heap)
+            due.append((w2, j2))
+        members = groups[w] if len(due) == 1 else sorted(r for g, _ in due for r in groups[g])
+        for r in members:
             lin = linear[r]
             linear[r] = (lin + skips[r]) & mask
-            pos = ((lin ^ (lin >> shift)) * multipliers[r]) & mask
+            pos = ((lin ^ (lin >> shift)) * multipliers1[r]) & mask
+            pos = ((pos ^ (pos >> shift)) * multipliers2[r]) & mask
             if owner[pos] < 0:
                 owner[pos] = r
                 left[r] -= 1
-                free -= 1
-        # Backends that reached their quota stop probing; drop them so late
-        # rounds do not walk over them.
-        pattern = [r for r in pattern if left[r]]
+        for g, jg in due:
+            # An AS with quota left has free buckets ahead in its walk, so
+            # jg + 1 < size whenever the group goes on.
+            still = [r for r in groups[g] if left[r]]
+            groups[g] = still
+            if still:
+                heapq.heappush(heap, (clock[jg + 1] * (_WEIGHT_LCM // g), g, jg + 1))
     return [order[r] for r in owner]
 
 
