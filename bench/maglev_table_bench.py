@@ -58,6 +58,29 @@ def removal_moves(
     return statistics.mean(own_counts), statistics.mean(fractions), max(fractions)
 
 
+def weighted_change_moves(
+    builder: TableBuilder, n: int, size: int, trials: int, seed: int = 2
+) -> tuple[float, float]:
+    """Weights 1-100, one AS re-weighted: mean and worst extra moves / table size.
+
+    Extra moves are changes beyond those the new quotas force (buckets an AS
+    loses because its count dropped).
+    """
+    rng = random.Random(seed)
+    fractions: list[float] = []
+    for _ in range(trials):
+        backends = random_backends(n, rng, weighted=True)
+        victim = rng.randrange(n)
+        changed = list(backends)
+        changed[victim] = Backend(backends[victim].address, rng.randint(1, 100))
+        before = owners(builder, backends, size)
+        after = owners(builder, changed, size)
+        required = sum(max(0, before.count(b.address) - after.count(b.address)) for b in backends)
+        moved = sum(1 for a, b in zip(before, after, strict=True) if a != b)
+        fractions.append((moved - required) / size)
+    return statistics.mean(fractions), max(fractions)
+
+
 def build_time(builder: TableBuilder, n: int, size: int, weighted: bool) -> float:
     backends = random_backends(n, random.Random(7), weighted)
     best = float("inf")
@@ -90,6 +113,13 @@ def main() -> None:
             )
         ratio = results["vpp-replicas"] / results["ours"]
         print(f"  others moved, vpp-replicas / ours: {ratio:.1f}x")
+
+    for name, builder in (("ours", maglev_table), ("vpp-replicas", vpp_weighted_table)):
+        mean, worst = weighted_change_moves(builder, 10, 1024, args.trials)
+        print(
+            f"re-weight 1 of N=10 new_len=1024 (weights 1-100) {name}: extra moves "
+            f"mean {mean:.2%} worst {worst:.2%} of the table ({args.trials} trials)"
+        )
 
 
 if __name__ == "__main__":
