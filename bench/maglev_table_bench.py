@@ -58,6 +58,42 @@ def removal_moves(
     return statistics.mean(own_counts), statistics.mean(fractions), max(fractions)
 
 
+def addition_moves(
+    builder: TableBuilder, n: int, size: int, trials: int, seed: int = 3
+) -> tuple[float, float, float]:
+    """One AS added to ``n``: mean buckets it takes, mean and worst fraction of the others moved.
+
+    The mirror of :func:`removal_moves`: "others" are the buckets that the
+    new AS did not take, which ideally keep their owner.
+    """
+    rng = random.Random(seed)
+    own_counts: list[int] = []
+    fractions: list[float] = []
+    for _ in range(trials):
+        backends = random_backends(n + 1, rng)
+        added = rng.randrange(n + 1)
+        before = owners(builder, backends[:added] + backends[added + 1 :], size)
+        after = owners(builder, backends, size)
+        own = sum(1 for a in after if a == backends[added].address)
+        moved = sum(1 for a, b in zip(before, after, strict=True) if a != b)
+        own_counts.append(own)
+        fractions.append((moved - own) / (size - own))
+    return statistics.mean(own_counts), statistics.mean(fractions), max(fractions)
+
+
+def load_spread(builder: TableBuilder, n: int, size: int, trials: int, seed: int = 4) -> float:
+    """Mean over ``trials`` of max/mean buckets per AS (equal weights; 1.0 is perfect)."""
+    rng = random.Random(seed)
+    spreads: list[float] = []
+    for _ in range(trials):
+        table = builder(random_backends(n, rng), size)
+        counts = [0] * n
+        for i in table:
+            counts[i] += 1
+        spreads.append(max(counts) / (size / n))
+    return statistics.mean(spreads)
+
+
 def weighted_change_moves(
     builder: TableBuilder, n: int, size: int, trials: int, seed: int = 2
 ) -> tuple[float, float]:
@@ -81,10 +117,13 @@ def weighted_change_moves(
     return statistics.mean(fractions), max(fractions)
 
 
-def build_time(builder: TableBuilder, n: int, size: int, weighted: bool) -> float:
+def build_time(
+    builder: TableBuilder, n: int, size: int, weighted: bool, repeats: int = 3
+) -> float:
+    """Best of ``repeats`` wall times of one build, in seconds."""
     backends = random_backends(n, random.Random(7), weighted)
     best = float("inf")
-    for _ in range(3):
+    for _ in range(repeats):
         start = time.perf_counter()
         builder(backends, size)
         best = min(best, time.perf_counter() - start)
