@@ -11,7 +11,7 @@
 #ifndef P4LB_FLOW_SELECT_P4
 #define P4LB_FLOW_SELECT_P4
 
-const bit<32> VIP_COUNTERS = 4096;
+const bit<32> VIP_COUNTERS = 65536;  /* one cell per vip_id_t */
 const bit<32> AS_COUNTERS = 65536;
 
 control FlowSelect(inout headers_t hdr, inout metadata_t meta) {
