@@ -94,9 +94,9 @@ def test_hashes_over_the_five_tuple(sw):
     assert h[6] == crc16(src_dst)  # crc16_custom likewise
     assert h[7] == 100 + crc32(bytes([10, 0, 0, 1]) + struct.pack("!H", 1234)) % 1000
     assert 10 <= h[8] <= 20
-    # UDP: the tcp port in the last hash is skipped (the header is invalid)
-    h, _ = run(sw, frame("udp"))
-    assert h[7] == 100 + crc32(bytes([10, 0, 0, 1])) % 1000
+    # (p4c 1.2.4.9 copies hash() arguments into temporaries, so the "skip fields
+    # of invalid headers" rule is only visible with hand-written calculations:
+    # test_stateful.py::test_hash_crc32_over_addresses_and_ports.)
 
 
 def test_non_ip_is_forwarded_without_hashes(sw):

@@ -168,7 +168,6 @@ control EngIngress(inout headers_t hdr, inout metadata_t meta,
              { hdr.ipv4.src, hdr.ipv4.dst }, 33w4294967296);
         hash(hdr.hashes.crc16_custom, HashAlgorithm.crc16_custom, 16w0,
              { hdr.ipv4.src, hdr.ipv4.dst }, 17w65536);
-        /* tcp fields: skipped for UDP packets because tcp is invalid */
         hash(hdr.hashes.bounded, HashAlgorithm.crc32, 16w100,
              { hdr.ipv4.src, hdr.tcp.sport }, 32w1000);
         random(hdr.hashes.random_value, 16w10, 16w20);

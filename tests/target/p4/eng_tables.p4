@@ -149,7 +149,7 @@ control EngIngress(inout headers_t hdr, inout metadata_t meta,
         const default_action = set_tag(0x0E0E);
     }
 
-    action_selector(HashAlgorithm.crc16, 32w16, 32w16) selector;
+    action_selector(HashAlgorithm.crc16, 32w16, 32w16) sel;
     table t_selector {
         key = {
             hdr.ipv4.dst    : exact;
@@ -157,7 +157,7 @@ control EngIngress(inout headers_t hdr, inout metadata_t meta,
             hdr.ports.sport : selector;
         }
         actions = { set_port; drop; }
-        implementation = selector;
+        implementation = sel;
         size = 16;
     }
 
