@@ -76,7 +76,8 @@ def flow_from_digest_struct(members: list[bytes]) -> tuple[FlowKey, int]:
 def flow_from_entry(entry: DecodedEntry) -> tuple[FlowKey, int]:
     family = 4 if entry.table == FLOW_TABLES[4] else 6
     vip_id, src, dst, proto, sport, dport = entry.key  # type: ignore[misc]
-    return FlowKey(family, vip_id, src, dst, proto, sport, dport), entry.params[0]
+    as_id = entry.params[0] if entry.params else 0
+    return FlowKey(family, vip_id, src, dst, proto, sport, dport), as_id
 
 
 class FlowLearner:

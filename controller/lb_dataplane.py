@@ -105,22 +105,30 @@ class LbDataPlane:
             s.stop()
 
     def _on_ready(self, session: SwitchSession, kept_pipeline: bool) -> None:
+        """Reads the switch back and brings it to the current plan.
+
+        Runs under the lock, so no apply() interleaves with the read-back; the
+        session counts as connected only once this returns.
+        """
         name = str(session.address)
         self.learner.configure_digest(session)
+        with self._lock:
+            installed = self._read_back(session, CONFIG_TABLES)
+            adopted = self.learner.reconcile(session)
+            self.learner.attach(session)
+            self._installed[name] = installed
+            log.info("switch %s: %d config entries and %d flows read back", name,
+                     len(installed), adopted)
+            if self._plan is not None:
+                self._sync_switch(session, self._desired(self._plan))
+
+    def _read_back(self, session: SwitchSession, tables) -> dict[EntryId, DecodedEntry]:
         installed: dict[EntryId, DecodedEntry] = {}
-        for table in CONFIG_TABLES:
+        for table in tables:
             for te in session.read_table(self.schema.table(table).id):
                 e = self.schema.decode_entry(te)
                 installed[entry_id(e)] = e
-        adopted = self.learner.reconcile(session)
-        self.learner.attach(session)
-        with self._lock:
-            self._installed[name] = installed
-            plan = self._plan
-        log.info("switch %s: %d config entries and %d flows read back", name, len(installed),
-                 adopted)
-        if plan is not None:
-            self._sync_switch(session, self._desired(plan))
+        return installed
 
     def _on_stream_message(
         self, session: SwitchSession, msg: p4runtime_pb2.StreamMessageResponse
@@ -180,25 +188,50 @@ class LbDataPlane:
             backward = sorted(diff.deletes, key=lambda e: -rank[e.table])
             # Each table is a phase of its own: entries of one table never
             # depend on each other, entries of different tables may.
+            insert, modify = p4runtime_pb2.Update.INSERT, p4runtime_pb2.Update.MODIFY
             for table in TABLE_ORDER:
-                phase = [e for k, e in forward if e.table == table and k == 1]
-                phase_mod = [e for k, e in forward if e.table == table and k == 2]
+                phase = [e for k, e in forward if e.table == table and k == insert]
+                phase_mod = [e for k, e in forward if e.table == table and k == modify]
                 if phase or phase_mod:
-                    session.write(
-                        _updates(self.schema, p4runtime_pb2.Update.INSERT, phase)
-                        + _updates(self.schema, p4runtime_pb2.Update.MODIFY, phase_mod)
-                    )
+                    self._write_phase(
+                        session, installed, table,
+                        _updates(self.schema, insert, phase)
+                        + _updates(self.schema, modify, phase_mod),
+                    )  # fmt: skip
                     for e in phase + phase_mod:
                         installed[entry_id(e)] = e
             for table in reversed(TABLE_ORDER):
                 phase = [e for e in backward if e.table == table]
                 if phase:
-                    session.write(
-                        _updates(self.schema, p4runtime_pb2.Update.DELETE, phase, key_only=True)
-                    )
+                    self._write_phase(
+                        session, installed, table,
+                        _updates(self.schema, p4runtime_pb2.Update.DELETE, phase, key_only=True),
+                    )  # fmt: skip
                     for e in phase:
                         installed.pop(entry_id(e), None)
         return (len(diff.inserts), len(diff.modifies), len(diff.deletes))
+
+    def _write_phase(
+        self,
+        session: SwitchSession,
+        installed: dict[EntryId, DecodedEntry],
+        table: str,
+        updates: list[p4runtime_pb2.Update],
+    ) -> None:
+        """Writes one table's updates; on failure, re-learns that table from the switch
+        so the next apply() repairs exactly what is wrong."""
+        try:
+            session.write(updates)
+        except SwitchError:
+            try:
+                fresh = self._read_back(session, [table])
+            except SwitchError:
+                fresh = None
+            if fresh is not None:
+                for eid in [eid for eid in installed if eid[0] == table]:
+                    del installed[eid]
+                installed.update(fresh)
+            raise
 
     def installed_entries(self, switch: str) -> dict[EntryId, DecodedEntry]:
         with self._lock:

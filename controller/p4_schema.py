@@ -213,6 +213,9 @@ class P4Schema:
                     if m
                     else (0, 0)
                 )
+        if not te.HasField("action"):
+            # Idle-timeout notifications and DELETE echoes carry the key only.
+            return DecodedEntry(ts.name, tuple(key), "", (), te.priority)
         acs = self._actions_by_id[te.action.action.action_id]
         pv = {p.param_id: int.from_bytes(p.value, "big") for p in te.action.action.params}
         return DecodedEntry(

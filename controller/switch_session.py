@@ -100,6 +100,9 @@ class SwitchSession:
         self._primary = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        # writable: primary with our pipeline; connected: and the owner's
+        # on_ready (read-back and reconcile) has finished.
+        self._writable = threading.Event()
         self.connected = threading.Event()
 
     # --- lifetime ------------------------------------------------------------
@@ -133,6 +136,7 @@ class SwitchSession:
                     break
                 log.warning("switch %s: %s; retrying in %.1fs", self.address, e, backoff)
             self.connected.clear()
+            self._writable.clear()
             self._primary.clear()
             if self._stopping.wait(backoff):
                 break
@@ -150,10 +154,11 @@ class SwitchSession:
             stream.cancel()
             raise SwitchError("not primary (another controller has a higher election id?)")
         kept = self._ensure_pipeline()
-        self.connected.set()
-        log.info("switch %s ready (pipeline %s)", self.address, "kept" if kept else "pushed")
+        self._writable.set()
         if self.on_ready is not None:
             self.on_ready(self, kept)
+        self.connected.set()
+        log.info("switch %s ready (pipeline %s)", self.address, "kept" if kept else "pushed")
         reader.join()
         if not self._stopping.is_set():
             raise SwitchError("stream closed")
@@ -193,6 +198,7 @@ class SwitchSession:
                 log.warning("switch %s stream: %s", self.address, e.code())
         finally:
             self.connected.clear()
+            self._writable.clear()
             self._primary.clear()
             self._out.put(None)
 
@@ -237,7 +243,7 @@ class SwitchSession:
 
     def write(self, updates: list[p4runtime_pb2.Update]) -> None:
         """Writes updates in batches; raises SwitchError listing every failed update."""
-        if not self.connected.is_set() or self._stub is None:
+        if not self._writable.is_set() or self._stub is None:
             raise SwitchError(f"switch {self.address} is not connected")
         failures: list[tuple[int, int, str]] = []
         for start in range(0, len(updates), WRITE_BATCH):
