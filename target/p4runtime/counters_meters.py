@@ -115,11 +115,11 @@ class CountersAndMeters:
                              entry: p4runtime_pb2.DirectCounterEntry) -> None:
         if not entry.HasField("table_entry"):
             raise invalid("DirectCounterEntry: 'table_entry' must be set")
-        state, handle = self.tables.handle_of(entry.table_entry, "writing a direct counter")
-        info = state.info
+        info = self.tables.table(entry.table_entry.table_id).info
         what = f"direct counter of table '{info.name}'"
         if not info.direct_counter_id:
             raise invalid(f"table '{info.name}' has no direct counter")
+        _, handle = self.tables.handle_of(entry.table_entry, "writing a direct counter")
         _check_update(update_type, what)
         counter = self.index.direct_counters[info.direct_counter_id]
         if update_type == Update.DELETE:
@@ -219,11 +219,11 @@ class CountersAndMeters:
                            entry: p4runtime_pb2.DirectMeterEntry) -> None:
         if not entry.HasField("table_entry"):
             raise invalid("DirectMeterEntry: 'table_entry' must be set")
-        state, handle = self.tables.handle_of(entry.table_entry, "writing a direct meter")
-        info = state.info
+        info = self.tables.table(entry.table_entry.table_id).info
         what = f"direct meter of table '{info.name}'"
         if not info.direct_meter_id:
             raise invalid(f"table '{info.name}' has no direct meter")
+        _, handle = self.tables.handle_of(entry.table_entry, "writing a direct meter")
         if update_type != Update.MODIFY:
             raise invalid(f"{what}: only MODIFY is supported for meters")
         rates = meter_configs.to_rates(entry.config, what) if entry.HasField("config") else []

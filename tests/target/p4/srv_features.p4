@@ -125,8 +125,8 @@ control SrvIngress(inout headers_t hdr, inout metadata_t meta,
         std.egress_spec = port;
         flow_meter.read(meta.meter_color);
     }
-    @defaultonly action default_only_drop() { mark_to_drop(std); }
-    @tableonly action table_only_forward(bit<9> port) { std.egress_spec = port; }
+    action default_only_drop() { mark_to_drop(std); }
+    action table_only_forward(bit<9> port) { std.egress_spec = port; }
 
     table learn_src {
         key = { hdr.ethernet.src : exact; }
@@ -139,7 +139,7 @@ control SrvIngress(inout headers_t hdr, inout metadata_t meta,
     table dmac {
         key = { hdr.ethernet.dst : exact; }
         actions = { forward; drop; to_cpu; multicast; forward_and_clone;
-                    default_only_drop; table_only_forward; }
+                    @defaultonly default_only_drop; @tableonly table_only_forward; }
         default_action = drop();
         counters = dmac_counter;
         size = 65536;

@@ -26,7 +26,9 @@ def load_p4info(path: Path) -> p4info_pb2.P4Info:
 
 
 def encode(value: int, width_bits: int) -> bytes:
-    return value.to_bytes((width_bits + 7) // 8, "big")
+    """The canonical P4Runtime byte string of ``value`` (the server answers in it)."""
+    assert value >> width_bits == 0, (value, width_bits)
+    return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
 
 
 class P4Names:
