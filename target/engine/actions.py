@@ -23,6 +23,7 @@ class Action:
     name: str
     params: list[tuple[str, int]]  # (name, bitwidth) in runtime_data order
     fn: Callable[[Packet, tuple], None]
+    exits: bool = False  # contains the exit primitive
 
     def check_data(self, args: list[int]) -> str | None:
         """Why ``args`` is not valid action data for this action, or None."""
@@ -96,5 +97,8 @@ def build_actions(cx: BuildContext, j: dict) -> dict[int, Action]:
         fname = cx.unit.fresh("act")
         text = "\n".join(_indent(body, 4) or ["    pass"]) + "\n"
         fn = cx.unit.define(fname, f"def {fname}(P, D):\n" + prologue(text) + text)
-        actions[aid] = Action(aid, name, params, fn)
+        exits = any(
+            isinstance(p, dict) and p.get("op") == "exit" for p in a.get("primitives") or []
+        )
+        actions[aid] = Action(aid, name, params, fn, exits)
     return actions

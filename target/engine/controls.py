@@ -4,6 +4,14 @@ A pipeline is a graph of nodes: tables, conditionals and action calls. Every
 node is a function ``node(P) -> next node or None``; :func:`run` walks the
 graph and stops early when the packet was marked for ``exit``, as
 ``Pipeline::apply`` does.
+
+Walking the graph costs a call per node, and p4c makes many nodes (every
+statement outside a table becomes a keyless table), so :meth:`Pipeline.compile`
+also turns the graph into one structured function: branches become ``if``
+blocks that rejoin at their immediate post-dominator, keyless tables with a
+const default action become direct action calls, and ``exit`` is checked only
+after the actions that contain it. Graphs it cannot structure (cycles, huge
+fan-out) keep the node walk.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ class Pipeline:
 
         fns: dict[str, Node] = {}
         self.tables: list[Table] = []
+        self.conds: dict[str, str] = {}  # conditional name -> condition source
         for tj in pj.get("tables") or []:
             t = tables.get(tj["name"])
             if t is None:
@@ -64,6 +73,7 @@ class Pipeline:
         for c in pj.get("conditionals") or []:
             w = at(f"{where} conditional {c['name']!r}")
             cond = cx.exprs.boolean(c.get("expression"), w).src
+            self.conds[c["name"]] = cond
             fname = unit.fresh("_cond")
             body = (
                 f"    return {ref(c.get('true_next'))} if {cond} else {ref(c.get('false_next'))}\n"
@@ -92,6 +102,170 @@ class Pipeline:
         for t in self.tables:
             t.resolve_next(node)
         self.first = node(pj.get("init_table"))
+        self.run: Callable[[Packet], None] = self.apply
+        self._cx, self._pj, self._slots, self._kinds = cx, pj, slots, kinds
+        self._actions = actions
 
     def apply(self, P: Packet) -> None:
         run(P, self.first)
+
+    # --- structured compilation ---------------------------------------------------
+    def compile(self) -> None:
+        """Replace the node walk by one generated function (after const entries
+        and default actions are loaded); keeps the walk if the graph resists."""
+        graph = self._successors()
+        ipdom = _immediate_postdominators(graph, self._pj.get("init_table"))
+        if ipdom is None:
+            return
+        lines: list[str] = []
+        try:
+            self._emit(self._pj.get("init_table"), _EXIT, graph, ipdom, lines, 1)
+        except _TooBig:
+            return
+        unit = self._cx.unit
+        fname = unit.fresh("_pipeline")
+        text = "\n".join(lines) + "\n" if lines else "    pass\n"
+        try:
+            self.run = unit.define(fname, f"def {fname}(P):\n" + prologue(text) + text)
+        except (RuntimeError, RecursionError, MemoryError):
+            return  # too deeply nested for Python's compiler: keep walking nodes
+
+    def _successors(self) -> dict[str, list[str | None]]:
+        pj = self._pj
+        succ: dict[str, list[str | None]] = {}
+        for tj in pj.get("tables") or []:
+            nt = tj.get("next_tables") or {}
+            out = list(dict.fromkeys(list(nt.values()) + [tj.get("base_default_next")]))
+            succ[tj["name"]] = out
+        for c in pj.get("conditionals") or []:
+            succ[c["name"]] = [c.get("true_next"), c.get("false_next")]
+        for ac in pj.get("action_calls") or []:
+            succ[ac["name"]] = [ac.get("next_node")]
+        return succ
+
+    def _exits(self, name: str) -> bool:
+        """Can running node ``name`` set the exit flag?"""
+        kind = self._kinds[name]
+        if kind == "tables":
+            t = next(t for t in self.tables if t.name == name)
+            return any(a.exits for a in t.actions.values())
+        if kind == "action_calls":
+            ac = next(a for a in self._pj.get("action_calls") or [] if a["name"] == name)
+            return self._actions[ac["action_id"]].exits
+        return False
+
+    def _call(self, name: str) -> str:
+        """Source running node ``name`` (a table or action call), returning its next node."""
+        unit = self._cx.unit
+        if self._kinds[name] == "action_calls":
+            ac = next(a for a in self._pj.get("action_calls") or [] if a["name"] == name)
+            return f"{unit.bind('act', self._actions[ac['action_id']].fn)}(P, ())"
+        t = next(t for t in self.tables if t.name == name)
+        d = t.default
+        inline = (
+            not t.key
+            and t.profile is None
+            and t.const_default_entry
+            and d.action is not None
+            and t.direct_counter is None
+            and t.direct_meter is None
+        )
+        if inline:  # p4c's synthesized table for an action called from a control
+            return f"{unit.bind('act', d.fn)}(P, {d.data!r})"
+        return f"{unit.bind('tbl', t.apply)}(P)"
+
+    def _emit(self, n, stop, graph, ipdom, out: list[str], depth: int) -> None:
+        pad = "    " * depth
+        while n is not None and n != stop:
+            if len(out) > MAX_LINES or depth > MAX_DEPTH:
+                raise _TooBig
+            kind = self._kinds.get(n)
+            if kind is None:
+                raise _TooBig  # unknown node: leave it to the walk, which reports it
+            join = ipdom[n]
+            join = None if join == _EXIT else join
+            if kind == "conditionals":
+                t_next, f_next = graph[n]
+                out.append(f"{pad}if {self.conds[n]}:")
+                mark = len(out)
+                self._emit(t_next, join, graph, ipdom, out, depth + 1)
+                if len(out) == mark:
+                    out.append(f"{pad}    pass")
+                mark = len(out)
+                out.append(f"{pad}else:")
+                self._emit(f_next, join, graph, ipdom, out, depth + 1)
+                if len(out) == mark + 1:
+                    out.pop()
+                n = join
+                continue
+            succ = graph[n]
+            exit_check = f"{pad}if P.exit: return" if self._exits(n) else None
+            if len(succ) == 1:
+                out.append(f"{pad}{self._call(n)}")
+                if exit_check:
+                    out.append(exit_check)
+                n = succ[0]
+                continue
+            out.append(f"{pad}_n = {self._call(n)}")
+            if exit_check:
+                out.append(exit_check)
+            first = True
+            for s in succ:
+                if s == join:
+                    continue
+                test = "_n is None" if s is None else f"_n is {self._slots[s]}"
+                out.append(f"{pad}{'if' if first else 'elif'} {test}:")
+                mark = len(out)
+                self._emit(s, join, graph, ipdom, out, depth + 1)
+                if len(out) == mark:
+                    out.append(f"{pad}    pass")
+                first = False
+            n = join
+
+
+MAX_LINES = 20000
+MAX_DEPTH = 60
+_EXIT = "$exit"
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _immediate_postdominators(
+    graph: dict[str, list[str | None]], start: str | None
+) -> dict[str, str] | None:
+    """Immediate post-dominator of every node reachable from ``start``
+    (``_EXIT`` for the end of the pipeline); None if the graph has a cycle."""
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(n: str | None) -> bool:
+        if n is None:
+            return True
+        if state.get(n) == 2:
+            return True
+        if state.get(n) == 1 or n not in graph:
+            return False  # a cycle, or a dangling reference
+        state[n] = 1
+        for s in graph[n]:
+            if not visit(s):
+                return False
+        state[n] = 2
+        order.append(n)  # post-order: successors first
+        return True
+
+    try:
+        if start is not None and not visit(start):
+            return None
+    except RecursionError:
+        return None
+    pdom: dict[str, frozenset] = {_EXIT: frozenset([_EXIT])}
+    for n in order:
+        sets = [pdom[_EXIT if s is None else s] for s in graph[n]]
+        pdom[n] = frozenset([n]).union(frozenset.intersection(*sets))
+    ipdom: dict[str, str] = {}
+    for n in order:
+        others = pdom[n] - {n}
+        ipdom[n] = max(others, key=lambda x: len(pdom[x]))
+    return ipdom

@@ -55,8 +55,8 @@ class Switching:
         self.learn_lists = program.cx.learn_lists
         self.no_error = lay.errors["NoError"]
         self._verify = program.checksums.verify if program.checksums.has_verify else None
-        self._ingress_first = program.ingress.first
-        self._egress_first = program.egress.first
+        self._ingress_run = program.ingress.run
+        self._egress_run = program.egress.run
         self._egress_spec = self.intr.egress_spec.slot
         intr = self.intr
         egress_spec_reset = DROP_PORT + 1  # only an explicit drop in egress drops
@@ -164,9 +164,7 @@ class Switching:
         if P.error != self.no_error:
             self.stats["parser_errors"] += 1
         self._after_parse(F, P.error, 1 if P.checksum_error else 0)
-        node = self._ingress_first
-        while node is not None and not P.exit:
-            node = node(P)
+        self._ingress_run(P)
         P.exit = False
         egress_spec = F[self._egress_spec]
 
@@ -245,9 +243,7 @@ class Switching:
         prog, intr = self.prog, self.intr
         F = P.F
         self._at_egress(F, P.egress_port, P.length, self.ts)
-        node = self._egress_first
-        while node is not None and not P.exit:
-            node = node(P)
+        self._egress_run(P)
 
         if P.clone_session:
             session = P.clone_session & 0x7FFF

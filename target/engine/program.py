@@ -128,6 +128,9 @@ class Program:
         self.egress = Pipeline(cx, named["egress"], self.actions, self.tables)
         for t in self.tables.values():
             t.load_static_entries()
+        for pipe in (self.ingress, self.egress):
+            at(f"pipeline {pipe.name!r}")
+            pipe.compile()
         self._F0, self._V0 = layout.initial_state()
         self._N0 = [0] * layout.nstacks
 
