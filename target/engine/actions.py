@@ -9,7 +9,7 @@ program-counter loop, which is exactly BMv2's semantics for those primitives.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .codegen import prologue
 from .layout import at, load_error
@@ -24,6 +24,7 @@ class Action:
     params: list[tuple[str, int]]  # (name, bitwidth) in runtime_data order
     fn: Callable[[Packet, tuple], None]
     exits: bool = False  # contains the exit primitive
+    body: list[str] = field(default_factory=list)  # statements, for inlining into pipelines
 
     def check_data(self, args: list[int]) -> str | None:
         """Why ``args`` is not valid action data for this action, or None."""
@@ -100,5 +101,5 @@ def build_actions(cx: BuildContext, j: dict) -> dict[int, Action]:
         exits = any(
             isinstance(p, dict) and p.get("op") == "exit" for p in a.get("primitives") or []
         )
-        actions[aid] = Action(aid, name, params, fn, exits)
+        actions[aid] = Action(aid, name, params, fn, exits, body)
     return actions

@@ -154,25 +154,36 @@ class Pipeline:
             return self._actions[ac["action_id"]].exits
         return False
 
-    def _call(self, name: str) -> str:
-        """Source running node ``name`` (a table or action call), returning its next node."""
-        unit = self._cx.unit
+    def _fixed_action(self, name: str) -> tuple[Action, tuple] | None:
+        """The action and data node ``name`` always runs, if it is an action call
+        or p4c's synthesized keyless table with a const default action."""
         if self._kinds[name] == "action_calls":
             ac = next(a for a in self._pj.get("action_calls") or [] if a["name"] == name)
-            return f"{unit.bind('act', self._actions[ac['action_id']].fn)}(P, ())"
+            return self._actions[ac["action_id"]], ()
         t = next(t for t in self.tables if t.name == name)
         d = t.default
-        inline = (
+        if (
             not t.key
             and t.profile is None
             and t.const_default_entry
             and d.action is not None
             and t.direct_counter is None
             and t.direct_meter is None
-        )
-        if inline:  # p4c's synthesized table for an action called from a control
-            return f"{unit.bind('act', d.fn)}(P, {d.data!r})"
-        return f"{unit.bind('tbl', t.apply)}(P)"
+        ):
+            return d.action, d.data
+        return None
+
+    def _inline(self, action: Action, data: tuple, pad: str) -> list[str]:
+        """The action's statements, inlined, with its data bound to D."""
+        body = [pad + ln for ln in action.body]
+        if any("D[" in ln for ln in action.body):
+            body.insert(0, f"{pad}D = {data!r}")
+        return body or [f"{pad}pass"]
+
+    def _call(self, name: str) -> str:
+        """Source running table ``name``, returning its next node."""
+        t = next(t for t in self.tables if t.name == name)
+        return f"{self._cx.unit.bind('tbl', t.apply)}(P)"
 
     def _emit(self, n, stop, graph, ipdom, out: list[str], depth: int) -> None:
         pad = "    " * depth
@@ -200,6 +211,13 @@ class Pipeline:
                 continue
             succ = graph[n]
             exit_check = f"{pad}if P.exit: return" if self._exits(n) else None
+            fixed = self._fixed_action(n)
+            if fixed is not None and len(set(succ)) == 1:
+                out.extend(self._inline(fixed[0], fixed[1], pad))
+                if fixed[0].exits:
+                    out.append(f"{pad}if P.exit: return")
+                n = succ[0]
+                continue
             if len(succ) == 1:
                 out.append(f"{pad}{self._call(n)}")
                 if exit_check:
