@@ -95,6 +95,9 @@ class FlowLearner:
         self._is_live_as = is_live_as  # (vip_id, as_id) -> may a new flow be pinned there?
         self._on_flows_gone = on_flows_gone  # [(vip_id, as_id)] whose flows went away
         self._lock = threading.Lock()
+        # Serialises flow writes: an install racing a flush must not leave an
+        # entry on a switch that the learner no longer tracks.
+        self._io = threading.Lock()
         self._flows: dict[FlowKey, FlowRecord] = {}
         self._by_as: dict[int, set[FlowKey]] = defaultdict(set)
         self._sessions: dict[str, SwitchSession] = {}
@@ -166,6 +169,10 @@ class FlowLearner:
             self.install(new)
 
     def install(self, flows: dict[FlowKey, int]) -> None:
+        with self._io:
+            self._install(flows)
+
+    def _install(self, flows: dict[FlowKey, int]) -> None:
         timeout_ns = self._timeout_s() * 1_000_000_000
         updates = [self._flow_update(k, a, timeout_ns) for k, a in flows.items()]
         with self._lock:
@@ -200,12 +207,29 @@ class FlowLearner:
         self, session: SwitchSession, note: p4runtime_pb2.IdleTimeoutNotification
     ) -> None:
         keys = []
+        strays = []
+        name = str(session.address)
         for te in note.table_entry:
             try:
                 key, _ = flow_from_entry(self.schema.decode_entry(te))
             except (KeyError, ValueError):
                 continue
-            keys.append(key)
+            with self._lock:
+                rec = self._flows.get(key)
+                tracked = rec is not None and name in rec.switches
+            if tracked:
+                keys.append(key)
+            else:
+                # Not ours (e.g. written by an earlier controller that crashed
+                # mid-install): the switch says it is idle, so it goes.
+                u = p4runtime_pb2.Update(type=p4runtime_pb2.Update.DELETE)
+                u.entity.table_entry.CopyFrom(te)
+                strays.append(u)
+        if strays:
+            try:
+                session.write(strays)
+            except SwitchError as e:
+                log.warning("deleting idle untracked flows on %s: %s", name, e)
         self._remove(keys, [session], aged=True)
 
     # --- drain and flush ---------------------------------------------------------
@@ -221,6 +245,14 @@ class FlowLearner:
     def _remove(self, keys: list[FlowKey], sessions: list[SwitchSession], aged: bool) -> None:
         if not keys:
             return
+        with self._io:
+            gone = self._remove_locked(keys, sessions, aged)
+        if gone and self._on_flows_gone is not None:
+            self._on_flows_gone(gone)
+
+    def _remove_locked(
+        self, keys: list[FlowKey], sessions: list[SwitchSession], aged: bool
+    ) -> list[tuple[int, int]]:
         gone: list[tuple[int, int]] = []
         for session in sessions:
             name = str(session.address)
@@ -252,8 +284,7 @@ class FlowLearner:
                     gone.append((key.vip_id, rec.as_id))
                     if aged:
                         self.aged += 1
-        if gone and self._on_flows_gone is not None:
-            self._on_flows_gone(gone)
+        return gone
 
     # --- queries -------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from p4.config.v1 import p4info_pb2  # noqa: E402
 from ptf import testutils as tu  # noqa: E402
 from ptf.base_tests import BaseTest  # noqa: E402
 
-from controller.management_api import ManagementClient  # noqa: E402
+from controller.management_api import CommandError, ManagementClient  # noqa: E402
 from controller.p4_schema import P4Schema  # noqa: E402
 from tests.integration.lb_fixture import SwitchReader, wait_for  # noqa: E402
 
@@ -67,12 +67,21 @@ class LbTest(BaseTest):
         self.schema = P4Schema(info)
         self.switch = SwitchReader(params["grpc_addr"], self.schema)
         self._undo: list[str] = []
+        self._vips: list[str] = []
+        self._ases: dict[str, list[str]] = {}
         for line in BASE_CONFIG:
             self.cmd(line)
         self._undo = [line.replace("ip route add", "ip route del").split(" via")[0]
                       for line in BASE_CONFIG if line.startswith("ip route")]
 
     def tearDown(self) -> None:
+        # Flows first, so nothing is left draining; a test may already have
+        # removed what it configured, which is fine.
+        for key in reversed(self._vips):
+            self._quietly(f"lb flush vip {key}")
+            for addr in self._ases.get(key, []):
+                self._quietly(f"lb as {key} {addr} del flush")
+            self._quietly(f"lb vip {key} del")
         for line in reversed(self._undo):
             self.lb.run(line)
         self.lb.run("lb conf timeout 40")
@@ -85,16 +94,22 @@ class LbTest(BaseTest):
     def cmd(self, line: str) -> str:
         return self.lb.run(line)
 
+    def _quietly(self, line: str) -> None:
+        try:
+            self.lb.run(line)
+        except CommandError:
+            pass
+
     def vip(self, spec: str) -> None:
         """`lb vip <spec>`; the VIP and every AS added to it go away in tearDown."""
         self.cmd(f"lb vip {spec}")
         key = spec.split(" encap")[0].split(" new_len")[0].split(" src_ip_sticky")[0]
-        self._undo.append(f"lb vip {key} del")
+        self._vips.append(key)
 
     def ases(self, vip_key: str, *addresses: str, weight: int | None = None) -> None:
         extra = f" weight {weight}" if weight is not None else ""
         self.cmd(f"lb as {vip_key} {' '.join(addresses)}{extra}")
-        self._undo.append(f"lb as {vip_key} {' '.join(addresses)} del flush")
+        self._ases.setdefault(vip_key, []).extend(addresses)
 
     # --- the switch ------------------------------------------------------------------
 
