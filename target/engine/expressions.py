@@ -29,6 +29,20 @@ class Expr:
     rep: int | None = None  # header-like: a representative header id/union for field types
 
 
+def lookahead_source(offset: int, width: int) -> str:
+    """Source peeking ``width`` bits ``offset`` bits past the parser's position;
+    whole bytes are read inline, the rest through the ``_lookahead`` helper."""
+    if offset % 8 or width % 8 or width == 0 or offset < 0:
+        return f"_lookahead(buf, pos, {offset}, {width})"
+    first, n = offset // 8, width // 8
+    end = f"pos + {first + n}"
+    if n == 1:
+        value = f"buf[pos + {first}]" if first else "buf[pos]"
+    else:
+        value = f"int.from_bytes(buf[pos + {first}:{end}], 'big')"
+    return f"({value} if {end} <= len(buf) else _lookahead(buf, pos, {offset}, {width}))"
+
+
 def parse_hexstr(value: object, where: str) -> int:
     """A JSON ``hexstr`` ("0x0a", "-0x1") or plain integer."""
     if isinstance(value, bool):
@@ -211,7 +225,7 @@ class ExpressionCompiler:
             if not (isinstance(v, list) and len(v) == 2):
                 raise load_error(where, f"bad lookahead {v!r}")
             offset, width = int(v[0]), int(v[1])
-            return Expr(f"_lookahead(buf, pos, {offset}, {width})", "data", bits=width)
+            return Expr(lookahead_source(offset, width), "data", bits=width)
         if t == "register":
             if not (isinstance(v, list) and len(v) == 2):
                 raise load_error(where, f"bad register reference {v!r}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .codegen import ParserError, StackOutOfBounds
-from .expressions import parse_hexstr
+from .expressions import lookahead_source, parse_hexstr
 from .fieldpack import plan, unpack_lines
 from .layout import HeaderInfo, at, load_error
 from .packet import Packet
@@ -302,7 +302,7 @@ class ParserBuilder:
             if t == "lookahead":
                 if not (isinstance(v, list) and len(v) == 2):
                     raise load_error(where, f"bad lookahead key {v!r}")
-                parts.append((f"_lookahead(buf, pos, {int(v[0])}, {int(v[1])})", int(v[1])))
+                parts.append((lookahead_source(int(v[0]), int(v[1])), int(v[1])))
                 continue
             e = self.cx.exprs.compile(k, where, in_parser=True)
             if e.kind != "data":
