@@ -11,6 +11,7 @@ import errno
 import logging
 import select
 import socket
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,11 @@ ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 MAX_FRAME = 65536 + 64
 POLL_SECONDS = 0.2  # how soon the receive thread notices close()
+SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
+SO_RCVBUFFORCE = 33  # <asm-generic/socket.h>; not exported by Python's socket module
+SO_SNDBUFFORCE = 32
+SOL_PACKET = 263
+PACKET_STATISTICS = 6  # struct tpacket_stats {tp_packets, tp_drops}
 
 
 @dataclass
@@ -28,6 +34,7 @@ class AfPacketCounters:
     received: int = 0
     sent: int = 0
     send_errors: int = 0
+    kernel_drops: int = 0  # frames the kernel dropped because the switch was behind
 
 
 class AfPacketPort:
@@ -43,6 +50,14 @@ class AfPacketPort:
         except PermissionError:
             raise OSError(f"port {port}: a raw socket on {interface} needs root "
                           "(CAP_NET_RAW)") from None
+        # Bursts arrive faster than Python processes them: a deep receive buffer keeps
+        # them from being dropped by the kernel before the switch sees them.
+        for option, force in ((socket.SO_RCVBUF, SO_RCVBUFFORCE), (socket.SO_SNDBUF,
+                                                                  SO_SNDBUFFORCE)):
+            try:
+                self._socket.setsockopt(socket.SOL_SOCKET, force, SOCKET_BUFFER_BYTES)
+            except OSError:  # not root: the size the system allows
+                self._socket.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER_BYTES)
         try:
             self._socket.bind((interface, 0))
         except OSError as e:
@@ -59,7 +74,21 @@ class AfPacketPort:
         self._closed = True
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        self.read_kernel_drops()
+        if self.counters.kernel_drops:
+            log.warning("port %d (%s): the kernel dropped %d received frames", self.port,
+                        self.interface, self.counters.kernel_drops)
         self._socket.close()
+
+    def read_kernel_drops(self) -> int:
+        """Add the kernel's drop count since the last call (PACKET_STATISTICS resets it)."""
+        try:
+            raw = self._socket.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+        except OSError:
+            return self.counters.kernel_drops
+        _, drops = struct.unpack("II", raw)
+        self.counters.kernel_drops += drops
+        return self.counters.kernel_drops
 
     def transmit(self, frame: bytes) -> None:
         try:

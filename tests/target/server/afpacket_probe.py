@@ -56,6 +56,7 @@ def main() -> None:
                 break
     # the switch must not take its own output on sw2 for input
     assert ports.interfaces[2].counters.received == 0, ports.interfaces[2].counters
+    assert ports.interfaces[1].read_kernel_drops() == 0
     ports.close()
     device.close()
     print(f"received {received}")
