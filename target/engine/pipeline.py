@@ -40,6 +40,7 @@ class Switching:
         self.cpu_port = cpu_port
         self.intr = program.intr
         self.t0 = time.monotonic()
+        self.t0_ns = int(self.t0 * 1e9)
         self.on_digest: Callable[[Digest], None] | None = None
         self.on_packet_to_cpu: Callable[[bytes], None] | None = None
         self.stats = {
@@ -58,6 +59,9 @@ class Switching:
         self._ingress_run = program.ingress.run
         self._egress_run = program.egress.run
         self._egress_spec = self.intr.egress_spec.slot
+        self._instance_type = self.intr.instance_type.slot
+        self._mcast_grp = self.intr.mcast_grp.slot if self.intr.mcast_grp else None
+        self._priority = self.intr.priority.slot if self.intr.priority else None
         intr = self.intr
         egress_spec_reset = DROP_PORT + 1  # only an explicit drop in egress drops
         deq = None if intr.enq_timestamp is None else f"ts - F[{intr.enq_timestamp.slot}]"
@@ -96,9 +100,6 @@ class Switching:
         )
 
     # --- helpers --------------------------------------------------------------------
-    def now_us(self) -> int:
-        return int((time.monotonic() - self.t0) * 1_000_000)
-
     @staticmethod
     def _set(F: list[int], f, value: int) -> None:
         if f is not None:
@@ -124,7 +125,7 @@ class Switching:
         stats["received"] += 1
         F, V, N = self.prog.new_state()
         P = Packet(F, V, N, frame)
-        self.ts = ts = self.now_us()
+        self.ts = ts = (time.monotonic_ns() - self.t0_ns) // 1000
         self._at_receive(F, ingress_port, len(frame), ts)
         out: list[tuple[int, bytes]] = []
         # simple_switch's queues, drained in order: egress copies first, then
@@ -199,15 +200,16 @@ class Switching:
             ingress_q.append(R)
             return
 
-        mgid = F[intr.mcast_grp.slot] if intr.mcast_grp is not None else 0
+        mgid = F[self._mcast_grp] if self._mcast_grp is not None else 0
         if mgid:
-            self._set(F, intr.instance_type, REPLICATION)
-            self._multicast(P, mgid, egress_q)
+            F[self._instance_type] = REPLICATION
+            if not self._multicast(P, mgid, egress_q):
+                self.stats["dropped"] += 1  # a group without replicas
             return
         if egress_spec == DROP_PORT:
             self.stats["dropped"] += 1
             return
-        self._set(F, intr.instance_type, NORMAL)
+        F[self._instance_type] = NORMAL
         self._enqueue(egress_spec, P, egress_q)
 
     def _learn(self, P: Packet) -> None:
@@ -221,18 +223,20 @@ class Switching:
         except Exception:  # a listener's bug must not stop the packet path
             log.exception("on_digest callback failed")
 
-    def _multicast(self, P: Packet, group: int, egress_q: list) -> None:
+    def _multicast(self, P: Packet, group: int, egress_q: list) -> int:
+        """Copies of P for each replica of ``group``; returns how many."""
         rid = self.intr.egress_rid
-        for port, instance in self.pre.groups.get(group, ()):
+        replicas = self.pre.groups.get(group, ())
+        for port, instance in replicas:
             if rid is not None:
                 P.F[rid.slot] = instance & rid.mask
             C = P.copy()
             self._enqueue(port, C, egress_q)
+        return len(replicas)
 
     def _enqueue(self, port: int, P: Packet, egress_q: list) -> None:
-        intr = self.intr
         P.egress_port = port
-        if intr.priority is not None and P.F[intr.priority.slot] != 0:
+        if self._priority is not None and P.F[self._priority] != 0:
             # simple_switch has one queue per port by default; priority >= 1 is out of range
             self.stats["dropped"] += 1
             return
@@ -262,7 +266,7 @@ class Switching:
                 if cfg.egress_port is not None:
                     self._enqueue(cfg.egress_port, C, egress_q)
 
-        if F[intr.egress_spec.slot] == DROP_PORT:
+        if F[self._egress_spec] == DROP_PORT:
             self.stats["dropped"] += 1
             return
         frame = prog.deparse(P)
