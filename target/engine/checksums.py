@@ -36,7 +36,7 @@ def _pieces(layout: Layout, inputs: list, where: str) -> tuple[list, bool]:
     def add(hid: int | None, width: int | None, wsrc: str, vsrc: str) -> None:
         stand_in = FieldInfo("", -1, -1, width) if width is not None else None
         piece = _Piece(wsrc, vsrc, stand_in)
-        if groups and hid is not None and groups[-1][0] == hid:
+        if groups and groups[-1][0] == hid:  # None: metadata and constants, always present
             groups[-1][1].append(piece)
         else:
             groups.append((hid, [piece]))
