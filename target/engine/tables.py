@@ -161,7 +161,7 @@ class Table:
                 P.F[self.meter_target] = e.meter.execute(P.ingress_length)  # type: ignore[union-attr]
         m = prof.members.get(member) if member is not None else prof.choose(group, P)  # type: ignore[arg-type]
         if m is None:
-            return None if not hit else self.next_for(None, True)
+            return self.next_for(None, hit)  # an empty group runs no action (BMv2 logs it)
         m.action.fn(P, m.data)
         return self.next_for(m.action, hit)
 
