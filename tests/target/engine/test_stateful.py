@@ -422,3 +422,24 @@ def test_idle_timeout_reports_then_repeats_every_other_sweep():
     assert e.value.code == MatchError.INVALID_HANDLE
     assert sw.mt_get_num_entries("flows") == 1 and h2 is not None
     sw.close()
+
+
+# --- runaway programs ------------------------------------------------------------------------
+def test_endless_recirculation_is_cut_and_counted():
+    acts = [
+        action(0, "fwd", [assign(field(SM, "egress_spec"), hexstr(1))]),
+        action(1, "again", [prim("recirculate", hexstr(1))]),  # field list 1 (ids start at 1)
+    ]
+    p = basic_program()
+    p["actions"] = acts
+    p["field_lists"] = [{"id": 1, "name": "fl", "elements": []}]
+    p["pipelines"] = [
+        pipeline(0, "ingress", "t_in", [keyless(0, "t_in", 0, "fwd")]),
+        pipeline(1, "egress", "t_eg", [keyless(1, "t_eg", 1, "again")]),
+    ]
+    sw = load_switch(p, None)
+    assert sw.process_packet(1, frame()) == []
+    stats = sw.stats()
+    assert stats["faults"] == 1 and stats["dropped"] >= 1
+    assert sw.process_packet(1, frame()) == []  # and the switch keeps going
+    sw.close()
