@@ -38,6 +38,10 @@ def test_digest_list_arrives_and_acked_samples_can_come_again(loaded):
     assert learned(second) == [(b"\xaa", b"\x03")]
     c.send(p4runtime_pb2.StreamMessageRequest(digest_ack=p4runtime_pb2.DigestListAck(
         digest_id=digest_id(names), list_id=1)))
+    # The server handles stream messages in order: once an empty one is answered
+    # (with a stream error), the ack has been applied.
+    c.send(p4runtime_pb2.StreamMessageRequest())
+    c.next("error")
     switch.send(2, ethernet(MAC_B, src=MAC_C))
     third = c.next("digest")
     assert learned(third) == [(b"\xcc", b"\x02")] and third.digest.list_id == 3
