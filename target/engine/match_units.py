@@ -41,8 +41,9 @@ class KeyField:
 
 class Entry:
     __slots__ = (
-        "handle", "params", "priority", "action", "fn", "data", "next", "packets", "bytes",
-        "meter", "last_hit", "ttl_ms", "member", "group", "value", "mask", "checks", "is_const",
+        "handle", "params", "form", "priority", "action", "fn", "data", "next", "packets",
+        "bytes", "meter", "last_hit", "ttl_ms", "member", "group", "value", "mask", "checks",
+        "is_const",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -264,6 +265,15 @@ class MatchUnit:
                 return e
         return None
 
+    def match_key(self, e: Entry) -> list[MatchKeyParam]:
+        """The entry's key as the control plane gave it (normalised). Exact tables
+        do not keep it: it is rebuilt from the lookup key, which saves memory on
+        big flow tables."""
+        if e.params is not None:
+            return list(e.params)
+        values = e.form[0] if len(self.key) > 1 else (e.form[0],)
+        return [MatchKeyParam(k.kind, v) for k, v in zip(self.key, values, strict=True)]
+
     def form_of(self, e: Entry) -> tuple:
         if self.match_type == "ternary":
             return (e.value, e.mask, e.priority)
@@ -293,7 +303,7 @@ class MatchUnit:
 
     def remove(self, e: Entry) -> None:
         mt = self.match_type
-        form = self.lookup_form(e.params, e.priority)
+        form = e.form
         if mt == "exact":
             del self.exact[form[0]]
         elif mt == "lpm":

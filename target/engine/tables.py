@@ -106,6 +106,7 @@ class Table:
         self.entries: dict[int, Entry] = {}
         self._next_handle = 0
         self.immutable = False
+        self._data: dict[tuple, tuple] = {}
         self.const_default_action: Action | None = None
         self.const_default_entry = False
         self.default = Entry()
@@ -263,6 +264,13 @@ class Table:
             has_const_entries=self.immutable,
         )
 
+    def _shared(self, data: tuple) -> tuple:
+        """One tuple per distinct action data: a million flows to a few servers
+        then share a few tuples. Bounded, so unique data cannot grow it forever."""
+        if len(self._data) < 4096:
+            return self._data.setdefault(data, data)
+        return self._data.get(data, data)
+
     def check_action(self, action: ActionCall) -> Action:
         if not isinstance(action, ActionCall):
             raise RuntimeApiError(MatchError.BAD_ACTION_DATA, f"{action!r} is not an ActionCall")
@@ -308,7 +316,8 @@ class Table:
                 MatchError.TABLE_FULL, f"table {self.name!r} is full ({self.max_size} entries)"
             )
         e = Entry()
-        e.params = key
+        e.params = None if self.match_type == "exact" else key
+        e.form = form
         e.priority = priority
         e.handle = self._next_handle
         e.last_hit = self.clock()
@@ -326,7 +335,7 @@ class Table:
         a = self.check_action(action)
 
         def setup(e: Entry) -> None:
-            e.action, e.fn, e.data = a, a.fn, tuple(action.args)
+            e.action, e.fn, e.data = a, a.fn, self._shared(tuple(action.args))
             e.next = self.next_for(a, True)
 
         return self.add(key, priority, setup)
@@ -384,7 +393,7 @@ class Table:
         if e.is_const:
             raise RuntimeApiError(MatchError.IMMUTABLE_TABLE_ENTRIES, f"table {self.name!r}")
         a = self.check_action(action)
-        e.action, e.fn, e.data = a, a.fn, tuple(action.args)
+        e.action, e.fn, e.data = a, a.fn, self._shared(tuple(action.args))
         e.next = self.next_for(a, True)
 
     def delete_entry(self, handle: int) -> None:
@@ -415,7 +424,7 @@ class Table:
                 f"table {self.name!r} default action must stay {self.const_default_action.name!r}",
             )
         e = Entry()
-        e.action, e.fn, e.data = a, a.fn, tuple(action.args)
+        e.action, e.fn, e.data = a, a.fn, self._shared(tuple(action.args))
         e.next = self.next_for(a, False)
         self.default = e
 
@@ -450,7 +459,7 @@ class Table:
         since = int((self.clock() - e.last_hit) * 1000)
         return TableEntry(
             handle=e.handle,
-            match_key=list(e.params),
+            match_key=self.mu.match_key(e),
             priority=e.priority,
             action=action,
             member=e.member,
