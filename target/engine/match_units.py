@@ -43,7 +43,7 @@ class Entry:
     __slots__ = (
         "handle", "params", "form", "priority", "action", "fn", "data", "next", "packets",
         "bytes", "meter", "last_hit", "ttl_ms", "member", "group", "value", "mask", "checks",
-        "is_const",
+        "is_const", "deadline",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -59,6 +59,7 @@ class Entry:
         self.data: tuple = ()
         self.next = None
         self.is_const = False
+        self.deadline = 0.0  # ageing: the deadline this entry is queued with
 
     def matches_ranges(self, key: tuple) -> bool:
         for v, (kind, a, b) in zip(key, self.checks, strict=False):

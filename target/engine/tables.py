@@ -9,6 +9,7 @@ direct meter runs before the action. Entry handles are never reused.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 
 from target.runtime_api import (
@@ -107,6 +108,8 @@ class Table:
         self._next_handle = 0
         self.immutable = False
         self._data: dict[tuple, tuple] = {}
+        self._deadlines: list[tuple[float, int]] = []  # ageing: (deadline, handle) heap
+        self._idle: set[int] = set()  # handles past their TTL, until hit or deleted
         self.const_default_action: Action | None = None
         self.const_default_entry = False
         self.default = Entry()
@@ -498,10 +501,42 @@ class Table:
             raise RuntimeApiError(MatchError.ERROR, f"bad ttl {ttl_ms!r}")
         e.ttl_ms = ttl_ms
         e.last_hit = self.clock()
+        self._idle.discard(handle)
+        if ttl_ms:
+            self._watch(e, e.last_hit + ttl_ms / 1000)
+
+    def _watch(self, e: Entry, deadline: float) -> None:
+        e.deadline = deadline
+        heapq.heappush(self._deadlines, (deadline, e.handle))
 
     def expired(self, now: float) -> list[int]:
-        """Handles whose TTL passed without a hit (MatchUnit::sweep_entries)."""
-        return [
-            h for h, e in self.entries.items()
-            if e.ttl_ms and (now - e.last_hit) * 1000 >= e.ttl_ms
-        ]  # fmt: skip
+        """Handles whose TTL passed without a hit (MatchUnit::sweep_entries).
+
+        Scanning every entry each second would stall a million-flow table, so
+        entries wait in a heap by deadline; a popped entry that was hit since
+        goes back with its new deadline. Each entry is touched about once per
+        TTL, plus once per sweep while it is idle (until it is deleted)."""
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            deadline, h = heapq.heappop(heap)
+            e = self.entries.get(h)
+            if e is None or not e.ttl_ms or e.deadline != deadline:
+                continue  # deleted, ageing turned off, or re-queued since
+            due = e.last_hit + e.ttl_ms / 1000
+            if due > now:
+                self._watch(e, due)
+            else:
+                self._idle.add(h)
+        out = []
+        for h in sorted(self._idle):
+            e = self.entries.get(h)
+            if e is None or not e.ttl_ms:
+                self._idle.discard(h)
+                continue
+            due = e.last_hit + e.ttl_ms / 1000
+            if due > now:  # hit again
+                self._idle.discard(h)
+                self._watch(e, due)
+            else:
+                out.append(h)
+        return out
