@@ -33,7 +33,8 @@ test: $(VENV)/.installed
 # The demo: topology 1 on Mininet (root; Debian's mininet package, installed
 # here if missing), the switch, the controller, real TCP requests.
 run: $(VENV)/.installed
-	@test -e /usr/lib/python3/dist-packages/mininet || $(MAKE) system-packages
+	@for tool in mnexec ethtool ip nft; do \
+	    command -v $$tool >/dev/null || { $(MAKE) system-packages; break; }; done
 	$(PY) -m topo.demo
 
 # Debian packages the topologies and end-to-end tests use (root).

@@ -73,12 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     request = tcp_request if proto == "tcp" else udp_request
     served: collections.Counter[str] = collections.Counter()
     failed = 0
+    errors: collections.Counter[str] = collections.Counter()
     for _ in range(count):
         try:
             served[request(vip, port)] += 1
-        except (OSError, IndexError):
+        except (OSError, IndexError) as e:
             failed += 1
-    print(json.dumps({"served": dict(sorted(served.items())), "failed": failed}))
+            errors[f"{type(e).__name__}: {e}"] += 1
+    print(json.dumps({"served": dict(sorted(served.items())), "failed": failed,
+                      "errors": dict(errors)}))
     return 0 if failed == 0 else 1
 
 

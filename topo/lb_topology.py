@@ -251,6 +251,14 @@ class LbNetwork:
             self.processes.append(self.popen(s, "topo.as_service", s.name, "--tcp", "80",
                                              "--tcp", "8080", "--udp", "53", "--udp", "5353"))
             self.processes.append(self.popen(s, "topo.gre_decap"))
+        # Ready means: the TUN device of the GRE agent is up and the service listens.
+        deadline = time.monotonic() + 20
+        for s in self.server_hosts:
+            while not ("p4lb-gre" in s.cmd("ip -br link show up")
+                       and ":8080 " in s.cmd("ss -ltnH")):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"services on {s.name} did not start")
+                time.sleep(0.1)
 
     # --- using it ------------------------------------------------------------------
 
