@@ -52,6 +52,8 @@ class ActionProfile:
 
     # --- control plane --------------------------------------------------------------
     def _action(self, name: str, args: list[int]) -> Action:
+        if not isinstance(name, str) or not isinstance(args, list | tuple):
+            raise RuntimeApiError(MatchError.BAD_ACTION_DATA, f"bad action {name!r}({args!r})")
         a = self.actions.get(name)
         if a is None:
             raise RuntimeApiError(
@@ -64,7 +66,7 @@ class ActionProfile:
         return a
 
     def check_member(self, member: int) -> Member:
-        m = self.members.get(member)
+        m = self.members.get(member) if isinstance(member, int) else None
         if m is None:
             raise RuntimeApiError(
                 MatchError.INVALID_MBR_HANDLE, f"profile {self.name!r} has no member {member!r}"
@@ -72,7 +74,7 @@ class ActionProfile:
         return m
 
     def check_group(self, group: int) -> list[int]:
-        g = self.groups.get(group)
+        g = self.groups.get(group) if isinstance(group, int) else None
         if g is None:
             raise RuntimeApiError(
                 MatchError.INVALID_GRP_HANDLE, f"profile {self.name!r} has no group {group!r}"

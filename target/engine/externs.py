@@ -118,6 +118,8 @@ class MeterArray:
             )
 
     def check_rates(self, rates: list[MeterRate]) -> None:
+        if not isinstance(rates, list | tuple):
+            raise RuntimeApiError(MatchError.INVALID_METER_OPERATION, f"bad rates {rates!r}")
         if len(rates) != self.rate_count:
             raise RuntimeApiError(
                 MatchError.INVALID_METER_OPERATION,

@@ -29,6 +29,8 @@ class Replication:
             raise RuntimeApiError(
                 MatchError.INVALID_SESSION, f"multicast group {group!r} not in 1..65535"
             )
+        if not isinstance(replicas, list | tuple):
+            raise RuntimeApiError(MatchError.ERROR, f"replicas must be a list, got {replicas!r}")
         checked = []
         for r in replicas:
             if (
@@ -66,5 +68,5 @@ class Replication:
         self.sessions[session] = MirrorSession(egress_port, mc_group, truncate)
 
     def delete_session(self, session: int) -> None:
-        if self.sessions.pop(session, None) is None:
+        if not isinstance(session, int) or self.sessions.pop(session, None) is None:
             raise RuntimeApiError(MatchError.INVALID_SESSION, f"no clone session {session!r}")

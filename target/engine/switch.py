@@ -227,11 +227,13 @@ class EmbeddedSwitch:
     # --- action profiles ----------
     def mt_act_prof_add_member(self, act_prof: str, action: ActionCall) -> int:
         with self.lock:
-            return self._profile(act_prof).add_member(action.name, list(action.args))
+            name, args = _action_parts(action)
+            return self._profile(act_prof).add_member(name, args)
 
     def mt_act_prof_modify_member(self, act_prof: str, member: int, action: ActionCall) -> None:
         with self.lock:
-            self._profile(act_prof).modify_member(member, action.name, list(action.args))
+            name, args = _action_parts(action)
+            self._profile(act_prof).modify_member(member, name, args)
 
     def mt_act_prof_delete_member(self, act_prof: str, member: int) -> None:
         with self.lock:
@@ -467,6 +469,12 @@ class EmbeddedSwitch:
             return {
                 s: (c.egress_port, c.mc_group, c.truncate) for s, c in self.pre.sessions.items()
             }
+
+
+def _action_parts(action: ActionCall) -> tuple[str, list[int]]:
+    if not isinstance(action, ActionCall) or not isinstance(action.args, list | tuple):
+        raise RuntimeApiError(MatchError.BAD_ACTION_DATA, f"{action!r} is not an ActionCall")
+    return action.name, list(action.args)
 
 
 def _check_counts(bytes_: int, packets: int) -> None:

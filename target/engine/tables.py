@@ -277,12 +277,14 @@ class Table:
     def check_action(self, action: ActionCall) -> Action:
         if not isinstance(action, ActionCall):
             raise RuntimeApiError(MatchError.BAD_ACTION_DATA, f"{action!r} is not an ActionCall")
-        a = self.actions.get(action.name)
+        a = self.actions.get(action.name) if isinstance(action.name, str) else None
         if a is None:
             raise RuntimeApiError(
                 MatchError.INVALID_ACTION_NAME,
                 f"action {action.name!r} is not an action of table {self.name!r}",
             )
+        if not isinstance(action.args, list | tuple):
+            raise RuntimeApiError(MatchError.BAD_ACTION_DATA, f"bad action data {action.args!r}")
         why = a.check_data(list(action.args))
         if why:
             raise RuntimeApiError(MatchError.BAD_ACTION_DATA, why)
