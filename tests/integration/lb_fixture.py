@@ -70,13 +70,14 @@ class PacketWire:
 class SwitchReader:
     """Reads the switch's tables back, independently of the controller under test."""
 
-    def __init__(self, grpc_addr: str, schema: P4Schema) -> None:
+    def __init__(self, grpc_addr: str, schema: P4Schema, device_id: int = 0) -> None:
+        self.device_id = device_id
         self.channel = grpc.insecure_channel(grpc_addr)
         self.stub = p4runtime_pb2_grpc.P4RuntimeStub(self.channel)
         self.schema = schema
 
     def table(self, name: str) -> list[DecodedEntry]:
-        req = p4runtime_pb2.ReadRequest(device_id=0)
+        req = p4runtime_pb2.ReadRequest(device_id=self.device_id)
         req.entities.add().table_entry.table_id = self.schema.table(name).id
         return [
             self.schema.decode_entry(e.table_entry)
@@ -85,7 +86,7 @@ class SwitchReader:
         ]
 
     def flow_timeouts(self, name: str) -> list[int]:
-        req = p4runtime_pb2.ReadRequest(device_id=0)
+        req = p4runtime_pb2.ReadRequest(device_id=self.device_id)
         req.entities.add().table_entry.table_id = self.schema.table(name).id
         return [e.table_entry.idle_timeout_ns for resp in self.stub.Read(req)
                 for e in resp.entities]
