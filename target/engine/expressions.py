@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .codegen import CodeUnit, PacketFault, StackOutOfBounds
-from .layout import FieldInfo, Layout, load_error
+from .externs import Externs
+from .layout import FieldInfo, Layout, StackInfo, load_error
 
 
 @dataclass
@@ -72,10 +73,10 @@ class ExpressionCompiler:
     exist). ``with_data``: ``local``/``runtime_data`` refer to action data ``D``.
     """
 
-    def __init__(self, layout: Layout, unit: CodeUnit, objects: object = None) -> None:
+    def __init__(self, layout: Layout, unit: CodeUnit, externs: Externs | None = None) -> None:
         self.layout = layout
         self.unit = unit
-        self.objects = objects  # externs registry (registers) bound later
+        self.externs = externs  # for `register` operands
         self.hb = unit.bind("HB", layout.header_base)
         self._stack_names: dict[str, str] = {}
         self.param_widths: list[int] | None = None  # set while compiling an action
@@ -229,7 +230,9 @@ class ExpressionCompiler:
         if t == "register":
             if not (isinstance(v, list) and len(v) == 2):
                 raise load_error(where, f"bad register reference {v!r}")
-            reg = self.objects.register(v[0], where)  # type: ignore[union-attr]
+            if self.externs is None:
+                raise load_error(where, "register operand without register arrays")
+            reg = self.externs.register(v[0], where)
             name = self.unit.bind("R", reg.values)
             idx = self.data(v[1], where, in_parser)
             return Expr(f"{name}[{idx.src}]", "data", bits=reg.width)
@@ -397,26 +400,26 @@ class ExpressionCompiler:
         return self.layout.field(v[0], v[1], where)
 
     def _member(self, hdr: Expr, offset: object, where: str) -> FieldInfo:
+        """Field #offset of header ``hdr`` (of a representative element when the
+        header is a stack element chosen at run time: all share one type)."""
         rep = self.layout.headers[hdr.static if hdr.static is not None else hdr.rep or 0]
         if not isinstance(offset, int) or not 0 <= offset < len(rep.fields):
             raise load_error(where, f"header {rep.name!r} has no field #{offset!r}")
-        if hdr.static is not None:
-            return rep.fields[offset]
         return rep.fields[offset]
 
-    def _stack(self, name: object, where: str):
+    def _stack(self, name: object, where: str) -> StackInfo:
         s = self.layout.stacks.get(name)  # type: ignore[arg-type]
         if s is None:
             raise load_error(where, f"unknown header stack {name!r}")
         return s
 
-    def _stack_by_index(self, index: int | None, where: str):
+    def _stack_by_index(self, index: int | None, where: str) -> StackInfo:
         for s in list(self.layout.stacks.values()) + list(self.layout.union_stacks.values()):
             if s.index == index:
                 return s
         raise load_error(where, "stack operand must name a stack")
 
-    def _last_fn(self, s) -> str:
+    def _last_fn(self, s: StackInfo) -> str:
         """A function giving the id of the last valid element of stack ``s``."""
         key = s.name + ("#u" if s.is_union_stack else "")
         name = self._stack_names.get(key)
