@@ -118,6 +118,7 @@ class Pipeline:
         if ipdom is None:
             return
         lines: list[str] = []
+        self._emitted = 0
         try:
             self._emit(self._pj.get("init_table"), _EXIT, graph, ipdom, lines, 1)
         except _TooBig:
@@ -188,7 +189,8 @@ class Pipeline:
     def _emit(self, n, stop, graph, ipdom, out: list[str], depth: int) -> None:
         pad = "    " * depth
         while n is not None and n != stop:
-            if len(out) > MAX_LINES or depth > MAX_DEPTH:
+            self._emitted += 1  # nodes emitted, duplicates included
+            if self._emitted > MAX_NODES or depth > MAX_DEPTH:
                 raise _TooBig
             kind = self._kinds.get(n)
             if kind is None:
@@ -197,16 +199,19 @@ class Pipeline:
             join = None if join == _EXIT else join
             if kind == "conditionals":
                 t_next, f_next = graph[n]
-                out.append(f"{pad}if {self.conds[n]}:")
-                mark = len(out)
-                self._emit(t_next, join, graph, ipdom, out, depth + 1)
-                if len(out) == mark:
-                    out.append(f"{pad}    pass")
-                mark = len(out)
-                out.append(f"{pad}else:")
-                self._emit(f_next, join, graph, ipdom, out, depth + 1)
-                if len(out) == mark + 1:
-                    out.pop()
+                then: list[str] = []
+                other: list[str] = []
+                self._emit(t_next, join, graph, ipdom, then, depth + 1)
+                self._emit(f_next, join, graph, ipdom, other, depth + 1)
+                if then:
+                    out.append(f"{pad}if {self.conds[n]}:")
+                    out.extend(then)
+                    if other:
+                        out.append(f"{pad}else:")
+                        out.extend(other)
+                elif other:
+                    out.append(f"{pad}if not {self.conds[n]}:")
+                    out.extend(other)
                 n = join
                 continue
             succ = graph[n]
@@ -241,7 +246,7 @@ class Pipeline:
             n = join
 
 
-MAX_LINES = 20000
+MAX_NODES = 20000  # a graph duplicating more than this when structured keeps the walk
 MAX_DEPTH = 60
 _EXIT = "$exit"
 
