@@ -1,0 +1,97 @@
+"""lbctl and p4lb-controller as processes: what a user types, what they see."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from target.launch import SwitchProcess
+from tests.integration.lb_fixture import LB_JSON
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = dict(os.environ, PYTHONPATH=str(ROOT))
+
+
+def lbctl(sock: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "controller.lbctl", "--socket", str(sock), *args],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60,
+                          input=stdin)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path):
+    with SwitchProcess(LB_JSON, log_path=tmp_path / "switch.log") as switch:
+        sock = tmp_path / "c.sock"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "controller.daemon", "--switch", switch.grpc_addr,
+             "--socket", str(sock), "--state", str(tmp_path / "state.json")],
+            cwd=ROOT, env=ENV, stdout=open(tmp_path / "controller.log", "wb"),
+            stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while not sock.exists():
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            yield sock, proc, tmp_path
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
+
+
+def test_one_command_and_show(daemon) -> None:
+    sock, _, _ = daemon
+    assert lbctl(sock, "lb", "vip", "10.0.0.1/32", "encap", "gre4").returncode == 0
+    assert lbctl(sock, "lb as 10.0.0.1/32 10.1.0.1 10.1.0.2").returncode == 0
+    shown = lbctl(sock, "show", "lb", "vips", "verbose")
+    assert shown.returncode == 0
+    assert "ip4-gre4" in shown.stdout and "10.1.0.2" in shown.stdout
+
+
+def test_bad_command_names_the_token_and_fails(daemon) -> None:
+    sock, _, _ = daemon
+    r = lbctl(sock, "lb vip 10.0.0.1/32 encap gre5")
+    assert r.returncode == 1 and "gre5" in r.stderr
+
+
+def test_file_stops_at_the_first_error_with_its_line(daemon) -> None:
+    sock, _, tmp = daemon
+    f = tmp / "cmds.lb"
+    f.write_text("# demo\nlb vip 10.0.0.1/32 encap nat4\nlb vip 10.0.0.2/32\n")
+    r = lbctl(sock, "-f", str(f))
+    assert r.returncode == 1 and "cmds.lb:2" in r.stderr
+    assert "10.0.0.2" not in lbctl(sock, "show lb vips").stdout
+
+
+def test_configuration_is_saved_to_the_state_file(daemon) -> None:
+    sock, proc, tmp = daemon
+    lbctl(sock, "lb vip 10.0.0.7/32 encap gre4")
+    assert (tmp / "state.json").exists()
+    assert "10.0.0.7" in (tmp / "state.json").read_text()
+
+
+def test_unreachable_controller(tmp_path: Path) -> None:
+    r = lbctl(tmp_path / "nobody.sock", "show lb")
+    assert r.returncode == 2 and "cannot reach the controller" in r.stderr
+
+
+def test_daemon_refuses_a_corrupt_state_file(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text('{"format": "p4lb-config", "version": 1, "vips": [{"prefix": 5}]}')
+    r = subprocess.run([sys.executable, "-m", "controller.daemon", "--switch", "127.0.0.1:1",
+                        "--socket", str(tmp_path / "c.sock"), "--state", str(state)],
+                       cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "corrupt" in r.stderr and "state.json" in r.stderr
+    assert "vips" in state.read_text()  # left as it was
+
+
+def test_interactive_shell_runs_lines_and_reports_errors(daemon) -> None:
+    sock, _, _ = daemon
+    r = lbctl(sock, stdin="lb vip 10.0.0.9/32\nlb vip bogus\nshow lb vips\nexit\n")
+    assert r.returncode == 0
+    assert "error:" in r.stdout and "bogus" in r.stdout and "10.0.0.9/32" in r.stdout
