@@ -130,20 +130,43 @@ class FlowLearner:
             session.write([update])
 
     def reconcile(self, session: SwitchSession) -> int:
-        """Adopts the flows a switch already holds (controller restart): none move."""
+        """Makes the learner and a (re)connected switch agree on its flows.
+
+        Flows the switch holds are adopted (a controller restart moves none);
+        flows the learner tracks but the switch lost (it restarted) are
+        installed again, so they keep their AS even if the AS set changed.
+        Returns the number of flows adopted from the switch.
+        """
         name = str(session.address)
-        adopted = 0
+        on_switch: dict[FlowKey, int] = {}
         for table in FLOW_TABLES.values():
             for te in session.read_table(self.schema.table(table).id):
                 key, as_id = flow_from_entry(self.schema.decode_entry(te))
-                with self._lock:
+                on_switch[key] = as_id
+        with self._io:
+            with self._lock:
+                for rec in self._flows.values():
+                    rec.switches.discard(name)
+                for key, as_id in on_switch.items():
                     rec = self._flows.get(key)
                     if rec is None:
                         rec = self._flows[key] = FlowRecord(as_id)
                         self._by_as[as_id].add(key)
                     rec.switches.add(name)
-                adopted += 1
-        return adopted
+                missing = {k: r.as_id for k, r in self._flows.items() if name not in r.switches}
+            if missing:
+                timeout_ns = self._timeout_s() * 1_000_000_000
+                updates = [self._flow_update(k, a, timeout_ns) for k, a in missing.items()]
+                try:
+                    session.write(updates)
+                    failed: set[int] = set()
+                except SwitchError as e:
+                    failed = {i for i, code, _ in e.errors if code != 6}
+                with self._lock:
+                    for i, key in enumerate(missing):
+                        if i not in failed and key in self._flows:
+                            self._flows[key].switches.add(name)
+        return len(on_switch)
 
     # --- stream events -----------------------------------------------------------
 

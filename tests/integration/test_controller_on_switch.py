@@ -155,3 +155,22 @@ def test_udp_to_a_vip_without_servers_is_dropped_and_counted(rig) -> None:
     assert rig.wire.receive(0.5) is None
     shown = rig.run("show lb vips verbose")
     assert "no server configured: 1" in shown
+
+
+def test_switch_restart_gets_pipeline_config_and_flows_replayed(rig) -> None:
+    rig.run(*SETUP)
+    rig.run("lb conf timeout 60")
+    for sport in range(42000, 42010):
+        send_and_receive(rig, client_syn(sport))
+    assert wait_for(lambda: len(rig.reader.table("flow4")) == 10)
+    config_before = {t: sorted(map(repr, rig.reader.table(t)))
+                     for t in ("vip4", "maglev", "as_encap", "route4")}
+    flows_before = sorted(map(repr, rig.reader.table("flow4")))
+    # The switch dies and comes back empty, on the same address.
+    rig.switch.stop()
+    rig.switch.start()
+    session = next(iter(rig.service.dataplane.sessions.values()))
+    assert wait_for(lambda: session.connected.is_set(), timeout=30)
+    assert wait_for(lambda: len(rig.reader.table("flow4")) == 10, timeout=10)
+    assert {t: sorted(map(repr, rig.reader.table(t))) for t in config_before} == config_before
+    assert sorted(map(repr, rig.reader.table("flow4"))) == flows_before
