@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -53,7 +54,14 @@ def interactive(lbn: LbNetwork) -> None:
         client.close()
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # SIGTERM (a closed terminal, a CI timeout) tears down like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     workdir = Path(os.environ.get("P4LB_WORKDIR", "/tmp/p4lb-demo"))
     lbn = LbNetwork(clients=2, servers=3, workdir=workdir)
     print(f"*** starting topology 1 on the {lbn.target} switch (logs in {workdir})")
