@@ -233,9 +233,22 @@ class LbService:
             self.dataplane.learner.flush(lambda k, _a: k.vip_id == flush_vip)
         self._refresh_flow_counts()
         report = self._commit()
-        if report.errors:
-            return "\n".join(f"warning: switch {s}: {e}" for s, e in report.errors.items())
-        return ""
+        warnings = [f"warning: switch {s}: {e}" for s, e in report.errors.items()]
+        warnings += self._missing_source_warnings()
+        return "\n".join(warnings)
+
+    def _missing_source_warnings(self) -> list[str]:
+        """GRE needs an outer source; without `lb conf ip4-src-address` it would be 0.0.0.0."""
+        conf = self.config.conf
+        needed = {str(v.encap) for v in self.config.vips() if v.ases}
+        out = []
+        if "gre4" in needed and conf.ip4_src is None:
+            out.append("warning: gre4 VIPs send from 0.0.0.0 until "
+                       "'lb conf ip4-src-address <addr>' is set")
+        if "gre6" in needed and conf.ip6_src is None:
+            out.append("warning: gre6 VIPs send from :: until "
+                       "'lb conf ip6-src-address <addr>' is set")
+        return out
 
     def _vip(self, key) -> Vip:
         try:

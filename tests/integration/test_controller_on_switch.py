@@ -174,3 +174,9 @@ def test_switch_restart_gets_pipeline_config_and_flows_replayed(rig) -> None:
     assert wait_for(lambda: len(rig.reader.table("flow4")) == 10, timeout=10)
     assert {t: sorted(map(repr, rig.reader.table(t))) for t in config_before} == config_before
     assert sorted(map(repr, rig.reader.table("flow4"))) == flows_before
+
+
+def test_gre_without_a_source_address_warns(rig) -> None:
+    out = rig.run("lb vip 10.0.0.5/32 encap gre4", "lb as 10.0.0.5/32 10.1.0.1")
+    assert "ip4-src-address" in out
+    assert rig.run("lb conf ip4-src-address 192.0.2.1") == ""
