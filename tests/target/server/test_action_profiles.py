@@ -1,5 +1,6 @@
 """Action profile members and groups (with weights), and indirect table entries."""
 
+import pytest
 from frames import MAC_A, MAC_B, MAC_C, ethernet
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2
@@ -71,6 +72,8 @@ def test_members_groups_and_indirect_entries(loaded):
     c.write(update(Update.DELETE, action_profile_member=member(names, 2, 5)))
 
 
+@pytest.mark.embedded_only("PI: INVALID_ARGUMENT for unknown members in entries, UNKNOWN "
+                            "for members in use")
 def test_member_and_group_errors(loaded):
     _, c, names = loaded
     c.write(update(Update.INSERT, action_profile_member=member(names, 1, 4)),
@@ -101,6 +104,7 @@ def test_member_and_group_errors(loaded):
     assert [(m.member_id, m.weight) for m in read_group.action_profile_group.members] == [(1, 1)]
 
 
+@pytest.mark.embedded_only("BMv2 answers UNKNOWN")
 def test_group_in_use_cannot_be_deleted(loaded):
     _, c, names = loaded
     c.write(update(Update.INSERT, action_profile_member=member(names, 1, 4)),

@@ -11,8 +11,11 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
-                                reason="needs root and iproute2")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
+                       reason="needs root and iproute2"),
+    pytest.mark.embedded_only("tests the embedded switch's AF_PACKET ports"),
+]
 
 
 def ip(*args: str) -> None:

@@ -17,6 +17,8 @@ from p4rt_client import WAIT, Controller, Update, update
 
 ROOT = Path(__file__).resolve().parents[3]
 
+pytestmark = pytest.mark.embedded_only("tests the p4lb-switch command")
+
 
 def free_port() -> int:
     with socket.socket() as s:

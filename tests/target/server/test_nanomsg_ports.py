@@ -11,6 +11,9 @@ from target.ports.nanomsg_ports import NanomsgPorts
 
 PACKET_IN, PACKET_OUT, INFO_REQ, INFO_REP = 3, 4, 5, 6
 
+pytestmark = [pytest.mark.embedded_only("tests the embedded switch's nanomsg ports"),
+              pytest.mark.in_process]
+
 
 @pytest.fixture
 def ptf_socket(loaded, tmp_path):

@@ -1,8 +1,8 @@
 """p4runtime-shell works against the server unchanged."""
 
 import p4runtime_sh.shell as sh
-from conftest import DEVICE_ID
 from frames import MAC_B, ethernet
+from switch_harness import DEVICE_ID
 
 
 def test_shell_pushes_the_pipeline_inserts_and_reads(switch, features):

@@ -1,5 +1,6 @@
 """PacketOut / PacketIn through the StreamChannel, with the controller headers."""
 
+import pytest
 from frames import MAC_B, ethernet
 from google.rpc import code_pb2
 from p4rt_client import Update, update
@@ -24,6 +25,7 @@ def test_frame_sent_to_cpu_becomes_a_packet_in(loaded):
         (1, b"\x06"), (2, b"\x03")}
 
 
+@pytest.mark.embedded_only("PI reports stream errors only when its ServerConfig says so")
 def test_bad_packet_out_gets_a_stream_error_and_the_stream_lives_on(loaded):
     switch, c, _ = loaded
     c.packet_out(ethernet(MAC_B), m9=b"\x01")
@@ -37,6 +39,7 @@ def test_bad_packet_out_gets_a_stream_error_and_the_stream_lives_on(loaded):
     assert switch.next_frame()[0] == 5
 
 
+@pytest.mark.embedded_only("PI drops a backup's PacketOut silently")
 def test_backup_packet_out_is_refused(loaded):
     switch, primary, _ = loaded
     backup = switch.controller(election_id=(0, 0))

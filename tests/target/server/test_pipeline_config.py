@@ -39,6 +39,7 @@ def test_nothing_works_before_a_pipeline_is_set(switch, features):
         assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
+@pytest.mark.embedded_only("PI's VERIFY reads the P4Info only, not the device config")
 def test_verify_checks_without_changing_anything(switch, features, minimal):
     c = switch.controller()
     c.set_pipeline(minimal.p4info, minimal.json)
@@ -65,6 +66,7 @@ def test_save_then_commit(switch, features, minimal):
     assert switch.next_frame()[0] == 3
 
 
+@pytest.mark.embedded_only("PI answers UNKNOWN")
 def test_commit_without_save_is_refused(switch, features):
     c = switch.controller()
     c.set_pipeline(features.p4info, features.json)
@@ -85,6 +87,7 @@ def test_reconcile_keeps_the_forwarding_state(switch, features):
     assert switch.next_frame()[0] == 3
 
 
+@pytest.mark.embedded_only("PI's RECONCILE_AND_COMMIT is not all or nothing")
 def test_reconcile_that_cannot_fit_changes_nothing(switch, features, minimal):
     c = switch.controller()
     c.set_pipeline(features.p4info, features.json)
@@ -105,6 +108,7 @@ def test_new_pipeline_starts_empty(switch, features):
         table_id=features.names.table_id("dmac")))) == []
 
 
+@pytest.mark.embedded_only("PI answers UNKNOWN")
 @pytest.mark.parametrize("device_config, words", [
     (b"", "empty"),
     (b"\x00\xff garbage \x13", "not BMv2 JSON"),
@@ -126,6 +130,7 @@ def test_bad_device_config_is_refused_and_the_old_pipeline_keeps_running(
         table_id=features.names.table_id("dmac"))))) == 1
 
 
+@pytest.mark.embedded_only("PI does not compare the P4Info with the BMv2 JSON")
 def test_p4info_that_does_not_describe_the_json_is_refused(switch, features, minimal):
     c = switch.controller()
     with pytest.raises(grpc.RpcError) as e:
@@ -134,6 +139,7 @@ def test_p4info_that_does_not_describe_the_json_is_refused(switch, features, min
     assert "not in the device config" in e.value.details()
 
 
+@pytest.mark.embedded_only("PI's P4Info reader behaves otherwise")
 def test_p4info_with_duplicate_ids_is_refused(switch, features):
     c = switch.controller()
     p4info = features.p4info
@@ -144,6 +150,7 @@ def test_p4info_with_duplicate_ids_is_refused(switch, features):
     assert "also used by" in e.value.details()
 
 
+@pytest.mark.embedded_only("PI answers FAILED_PRECONDITION (the specification: NOT_FOUND)")
 def test_unknown_device_id_is_not_found(switch, features):
     c = switch.controller()
     c.set_pipeline(features.p4info, features.json)
@@ -156,6 +163,7 @@ def test_unknown_device_id_is_not_found(switch, features):
         assert "device id 7" in e.value.details()
 
 
+@pytest.mark.embedded_only("PI reports 1.3.0")
 def test_capabilities(switch):
     c = switch.controller(arbitrate=False)
     reply = c.stub.Capabilities(p4runtime_pb2.CapabilitiesRequest())
