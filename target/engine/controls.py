@@ -102,7 +102,7 @@ class Pipeline:
         for t in self.tables:
             t.resolve_next(node)
         self.first = node(pj.get("init_table"))
-        self.run: Callable[[Packet], None] = self.apply
+        self.run: Callable[[Packet], None] | None = self.apply
         self._cx, self._pj, self._slots, self._kinds = cx, pj, slots, kinds
         self._actions = actions
 
@@ -124,6 +124,9 @@ class Pipeline:
         except _TooBig:
             return
         unit = self._cx.unit
+        if not lines:
+            self.run = None  # nothing to do: callers skip it
+            return
         fname = unit.fresh("_pipeline")
         text = "\n".join(lines) + "\n" if lines else "    pass\n"
         try:

@@ -46,7 +46,7 @@ def _varbit_source(cx: BuildContext, h: HeaderInfo) -> str:
 
 
 def build_deparser(
-    cx: BuildContext, d: dict, update_checksums: Callable
+    cx: BuildContext, d: dict, update_checksums: Callable | None
 ) -> Callable[[Packet], bytes]:
     name = d.get("name")
     where = at(f"deparser {name!r}")
@@ -54,8 +54,10 @@ def build_deparser(
     if not isinstance(order, list):
         raise load_error(where, "order must be a list of header names")
     fname = cx.unit.fresh("_deparse")
-    upd = cx.unit.bind("upd", update_checksums)
-    lines = [f"def {fname}(P):", f"    {upd}(P)", "    F = P.F; V = P.V; N = P.N"]
+    lines = [f"def {fname}(P):"]
+    if update_checksums is not None:
+        lines.append(f"    {cx.unit.bind('upd', update_checksums)}(P)")
+    lines.append("    F = P.F; V = P.V; N = P.N")
     for i, prim in enumerate(d.get("primitives") or []):  # deparser method calls
         lines += ["    " + ln for ln in generate(cx, prim, f"{where}, #{i}")]
     lines.append("    out = []")

@@ -41,8 +41,9 @@ class Switching:
         self.intr = program.intr
         self.t0 = time.monotonic()
         self.t0_ns = int(self.t0 * 1e9)
-        self.on_digest: Callable[[Digest], None] | None = None
-        self.on_packet_to_cpu: Callable[[bytes], None] | None = None
+        # where digests and CPU-bound frames go: an object with on_digest and
+        # on_packet_to_cpu attributes (the SwitchRuntime), read when needed
+        self.listener: object = self
         self.stats = {
             "received": 0,
             "transmitted": 0,
@@ -87,17 +88,18 @@ class Switching:
              (intr.egress_spec, str(egress_spec_reset)), (intr.packet_length, "length")],
         )  # fmt: skip
 
-    def _setter(self, name: str, args: str, fields: list) -> Callable:
-        """Generate ``name(args)`` writing each (field, value source), masked."""
+    def _setter(self, name: str, args: str, fields: list) -> Callable | None:
+        """Generate ``name(args)`` writing each (field, value source), masked;
+        None when the program has none of the fields."""
         body = [
             f"    F[{f.slot}] = ({src}) & {f.mask:#x}"
             for f, src in fields
             if f is not None and src is not None
         ]
+        if not body:
+            return None
         fname = self.prog.unit.fresh(name)
-        return self.prog.unit.define(
-            fname, f"def {fname}({args}):\n" + ("\n".join(body) or "    pass") + "\n"
-        )
+        return self.prog.unit.define(fname, f"def {fname}({args}):\n" + "\n".join(body) + "\n")
 
     # --- helpers --------------------------------------------------------------------
     @staticmethod
@@ -123,16 +125,37 @@ class Switching:
     def process(self, ingress_port: int, frame: bytes) -> list[tuple[int, bytes]]:
         stats = self.stats
         stats["received"] += 1
-        F, V, N = self.prog.new_state()
+        prog = self.prog
+        F, V, N = prog.blank_F[:], prog.blank_V[:], prog.blank_N[:]
         P = Packet(F, V, N, frame)
         self.ts = ts = (time.monotonic_ns() - self.t0_ns) // 1000
-        self._at_receive(F, ingress_port, len(frame), ts)
+        if self._at_receive is not None:
+            self._at_receive(F, ingress_port, len(frame), ts)
         out: list[tuple[int, bytes]] = []
-        # simple_switch's queues, drained in order: egress copies first, then
-        # resubmitted/recirculated packets re-enter ingress
-        ingress_q: list[Packet] = [P]
+        # simple_switch's queues: egress copies, and packets that re-enter ingress
+        # (resubmitted, recirculated); usually one ingress pass makes one copy
+        ingress_q: list[Packet] = []
         egress_q: list[Packet] = []
-        ingress, egress = self._ingress, self._egress
+        try:
+            self._ingress(P, ingress_q, egress_q, out)
+            if len(egress_q) == 1 and not ingress_q:
+                P = egress_q.pop()
+                self._egress(P, ingress_q, egress_q, out)
+        except Exception as e:  # the program faulted: drop this copy, keep switching
+            self._fault(e)
+        if ingress_q or egress_q:
+            self._drain(ingress_q, egress_q, out)
+        return out
+
+    def _fault(self, e: Exception) -> None:
+        self.stats["faults"] += 1
+        self.stats["dropped"] += 1
+        log.warning("packet dropped: %s: %s", type(e).__name__, e)
+
+    def _drain(self, ingress_q: list[Packet], egress_q: list[Packet], out: list) -> None:
+        """Every copy still queued, egress first, with a bound on the passes a
+        single received frame may cause (recirculation loops)."""
+        stats = self.stats
         done_in = done_eg = 0
         while done_in < len(ingress_q) or done_eg < len(egress_q):
             if done_in + done_eg >= MAX_PASSES:
@@ -140,20 +163,17 @@ class Switching:
                 stats["dropped"] += lost
                 stats["faults"] += 1
                 log.warning("%d packets dropped: more than %d pipeline passes", lost, MAX_PASSES)
-                break
+                return
             if done_eg < len(egress_q):
-                stage, P = egress, egress_q[done_eg]
+                stage, P = self._egress, egress_q[done_eg]
                 done_eg += 1
             else:
-                stage, P = ingress, ingress_q[done_in]
+                stage, P = self._ingress, ingress_q[done_in]
                 done_in += 1
             try:
                 stage(P, ingress_q, egress_q, out)
-            except Exception as e:  # the program faulted: drop this copy, keep switching
-                stats["faults"] += 1
-                stats["dropped"] += 1
-                log.warning("packet dropped: %s: %s", type(e).__name__, e)
-        return out
+            except Exception as e:
+                self._fault(e)
 
     def _ingress(self, P: Packet, ingress_q: list, egress_q: list, out: list) -> None:
         prog, intr = self.prog, self.intr
@@ -164,8 +184,10 @@ class Switching:
             self._verify(P)
         if P.error != self.no_error:
             self.stats["parser_errors"] += 1
-        self._after_parse(F, P.error, 1 if P.checksum_error else 0)
-        self._ingress_run(P)
+        if self._after_parse is not None:
+            self._after_parse(F, P.error, 1 if P.checksum_error else 0)
+        if self._ingress_run is not None:
+            self._ingress_run(P)
         P.exit = False
         egress_spec = F[self._egress_spec]
 
@@ -215,11 +237,12 @@ class Switching:
     def _learn(self, P: Packet) -> None:
         ll = self.learn_lists.get(P.learn)
         P.learn = 0
-        if ll is None or self.on_digest is None:
+        on_digest = getattr(self.listener, "on_digest", None)
+        if ll is None or on_digest is None:
             return
         name, fields = ll
         try:
-            self.on_digest(Digest(name, [P.F[f.slot] for f in fields]))
+            on_digest(Digest(name, [P.F[f.slot] for f in fields]))
         except Exception:  # a listener's bug must not stop the packet path
             log.exception("on_digest callback failed")
 
@@ -240,14 +263,17 @@ class Switching:
             # simple_switch has one queue per port by default; priority >= 1 is out of range
             self.stats["dropped"] += 1
             return
-        self._at_enqueue(P.F, self.ts)
+        if self._at_enqueue is not None:
+            self._at_enqueue(P.F, self.ts)
         egress_q.append(P)
 
     def _egress(self, P: Packet, ingress_q: list, egress_q: list, out: list) -> None:
         prog, intr = self.prog, self.intr
         F = P.F
-        self._at_egress(F, P.egress_port, P.length, self.ts)
-        self._egress_run(P)
+        if self._at_egress is not None:
+            self._at_egress(F, P.egress_port, P.length, self.ts)
+        if self._egress_run is not None:
+            self._egress_run(P)
 
         if P.clone_session:
             session = P.clone_session & 0x7FFF
@@ -284,9 +310,10 @@ class Switching:
         port = P.egress_port
         self.stats["transmitted"] += 1
         if self.cpu_port is not None and port == self.cpu_port:
-            if self.on_packet_to_cpu is not None:
+            to_cpu = getattr(self.listener, "on_packet_to_cpu", None)
+            if to_cpu is not None:
                 try:
-                    self.on_packet_to_cpu(frame)
+                    to_cpu(frame)
                 except Exception:
                     log.exception("on_packet_to_cpu callback failed")
             return

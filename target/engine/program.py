@@ -96,7 +96,9 @@ class Program:
         if not deparsers:
             raise load_error("deparsers", "the program has no deparser")
         self.deparse = build_deparser(
-            cx, _by_name(deparsers, "deparser", "deparsers"), self.checksums.update
+            cx,
+            _by_name(deparsers, "deparser", "deparsers"),
+            self.checksums.update if self.checksums.has_update else None,
         )
         self.profiles: dict[str, ActionProfile] = {}
         self.tables: dict[str, Table] = {}
@@ -131,9 +133,9 @@ class Program:
         for pipe in (self.ingress, self.egress):
             at(f"pipeline {pipe.name!r}")
             pipe.compile()
-        self._F0, self._V0 = layout.initial_state()
-        self._N0 = [0] * layout.nstacks
+        self.blank_F, self.blank_V = layout.initial_state()
+        self.blank_N = [0] * layout.nstacks
 
     def new_state(self) -> tuple[list[int], list[int], list[int]]:
         """F, V, N of a fresh packet (copies of templates made once)."""
-        return self._F0[:], self._V0[:], self._N0[:]
+        return self.blank_F[:], self.blank_V[:], self.blank_N[:]

@@ -53,6 +53,7 @@ class EmbeddedSwitch:
         self.program = Program(bmv2_json, clock)
         self.pre = Replication()
         self.switching = Switching(self.program, self.pre, cpu_port)
+        self.switching.listener = self
         self.lock = threading.RLock()
         self.on_digest: Callable[[Digest], None] | None = None
         self.on_idle_timeout: Callable[[str, list[int]], None] | None = None
@@ -69,8 +70,6 @@ class EmbeddedSwitch:
     def process_packet(self, ingress_port: int, frame: bytes) -> list[tuple[int, bytes]]:
         with self.lock:
             sw = self.switching
-            sw.on_digest = self.on_digest
-            sw.on_packet_to_cpu = self.on_packet_to_cpu
             if (
                 not isinstance(ingress_port, int)
                 or isinstance(ingress_port, bool)
