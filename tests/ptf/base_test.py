@@ -46,6 +46,26 @@ BASE_CONFIG = (
 )
 
 
+def rewritten(frame, port: int, dst_mac: str, **fields: object):
+    """`frame` as the LB sends it out of `port`: MACs rewritten, `fields` set
+    (`IP_ttl=63, TCP_dport=8080`), IPv4/TCP/UDP checksums recomputed, so the
+    comparison also proves the LB's checksums right."""
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+
+    layers = {"IP": IP, "IPv6": IPv6, "TCP": TCP, "UDP": UDP}
+    out = frame.copy()
+    out[Ether].src, out[Ether].dst = LB_MAC[port], dst_mac
+    for name, value in fields.items():
+        layer, attr = name.split("_", 1)
+        setattr(out[layers[layer]], attr, value)
+    for layer in (IP, TCP, UDP):
+        if layer in out:
+            del out[layer].chksum
+    return Ether(bytes(out))
+
+
 def maglev_bucket(src: str, dst: str, protocol: int, sport: int, dport: int, new_len: int) -> int:
     """The bucket lb.p4 hashes a flow to: crc32 over the packed 5-tuple, masked."""
     data = (

@@ -9,6 +9,7 @@ from base_test import (
     SERVER_MAC,
     SERVER_PORT,
     LbTest,
+    rewritten,
 )
 from ptf import testutils as tu
 from scapy.layers.inet import IP, TCP, UDP, IPOption_RR
@@ -39,12 +40,8 @@ class EdgeTest(LbTest):
 
     def assert_still_forwarding(self) -> None:
         ok = to_lb(IP(src="198.51.100.7", dst="10.1.0.9", ttl=9, id=4) / UDP(sport=1, dport=2))
-        expected = ok.copy()
-        expected[Ether].src, expected[Ether].dst = LB_MAC[SERVER_PORT], SERVER_MAC
-        expected[IP].ttl = 8
-        del expected[IP].chksum
         tu.send_packet(self, CLIENT_PORT, ok)
-        tu.verify_packet(self, Ether(bytes(expected)), SERVER_PORT)
+        tu.verify_packet(self, rewritten(ok, SERVER_PORT, SERVER_MAC, IP_ttl=8), SERVER_PORT)
 
 
 class NoServerConfigured(EdgeTest):
@@ -62,12 +59,8 @@ class DeletedVipIsRoutedAgain(EdgeTest):
         self.cmd("lb as 10.1.0.77/32 10.1.0.1 del flush")
         self.cmd("lb vip 10.1.0.77/32 del")
         frame = to_lb(IP(src="198.51.100.7", dst="10.1.0.77", ttl=5, id=2) / TCP(dport=80))
-        expected = frame.copy()
-        expected[Ether].src, expected[Ether].dst = LB_MAC[SERVER_PORT], SERVER_MAC
-        expected[IP].ttl = 4
-        del expected[IP].chksum
         tu.send_packet(self, CLIENT_PORT, frame)
-        tu.verify_packet(self, Ether(bytes(expected)), SERVER_PORT)
+        tu.verify_packet(self, rewritten(frame, SERVER_PORT, SERVER_MAC, IP_ttl=4), SERVER_PORT)
 
 
 class TtlExpiry(EdgeTest):
@@ -87,14 +80,10 @@ class Ipv4OptionsAreParsedPastToThePorts(EdgeTest):
         self.ases(f"{VIP}/32 protocol tcp port 80", "10.1.0.1")
         frame = to_lb(IP(src="198.51.100.7", dst=VIP, id=5, options=[IPOption_RR(routers=[
             "0.0.0.0"])]) / TCP(sport=1234, dport=80))
-        expected = frame.copy()
-        expected[Ether].src, expected[Ether].dst = LB_MAC[SERVER_PORT], SERVER_MAC
-        expected[IP].dst, expected[IP].ttl = "10.1.0.1", 63
-        expected[TCP].dport = 8080
-        del expected[IP].chksum
-        del expected[TCP].chksum
+        expected = rewritten(frame, SERVER_PORT, SERVER_MAC, IP_dst="10.1.0.1", IP_ttl=63,
+                             TCP_dport=8080)
         tu.send_packet(self, CLIENT_PORT, frame)
-        tu.verify_packet(self, Ether(bytes(expected)), SERVER_PORT)
+        tu.verify_packet(self, expected, SERVER_PORT)
 
 
 class BadIpv4Checksum(EdgeTest):

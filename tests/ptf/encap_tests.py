@@ -14,6 +14,7 @@ from base_test import (
     SERVER_PORT,
     LbTest,
     maglev_bucket,
+    rewritten,
 )
 from ptf import testutils as tu
 from scapy.layers.inet import GRE, IP, TCP, UDP
@@ -108,15 +109,11 @@ class L3dsrSetsDscpKeepsEcn(EncapTest):
         self.ases("10.0.0.3/32", "10.1.0.1", "10.1.0.2")
         frame = client_frame("10.0.0.3", tos=0x03 | (5 << 2))  # ECN CE, some old DSCP
         server = self.chosen_as("10.0.0.3/32", frame, 64)
-        expected = frame.copy()
-        expected[Ether].src, expected[Ether].dst = LB_MAC[SERVER_PORT], SERVER_MAC
-        expected[IP].dst = server
-        expected[IP].tos = (10 << 2) | 0x03
-        expected[IP].ttl = 63
-        del expected[IP].chksum
-        del expected[TCP].chksum  # the pseudo-header changed with the address
+        # TCP's checksum covers the pseudo-header, which changed with the address.
+        expected = rewritten(frame, SERVER_PORT, SERVER_MAC, IP_dst=server,
+                             IP_tos=(10 << 2) | 0x03, IP_ttl=63)
         tu.send_packet(self, CLIENT_PORT, frame)
-        tu.verify_packet(self, Ether(bytes(expected)), SERVER_PORT)
+        tu.verify_packet(self, expected, SERVER_PORT)
         tu.verify_no_other_packets(self)
 
 
@@ -134,28 +131,20 @@ class Nat4TcpAndUdpBothWays(EncapTest):
         ):
             frame = client_frame("10.0.0.4", dport=port, proto=proto)
             server = self.chosen_as(key, frame, 64)
-            l4 = TCP if proto == "tcp" else UDP
-            expected = frame.copy()
-            expected[Ether].src, expected[Ether].dst = LB_MAC[SERVER_PORT], SERVER_MAC
-            expected[IP].dst, expected[IP].ttl = server, 63
-            expected[l4].dport = target
-            del expected[IP].chksum
-            del expected[l4].chksum
+            l4 = "TCP" if proto == "tcp" else "UDP"
+            expected = rewritten(frame, SERVER_PORT, SERVER_MAC, IP_dst=server, IP_ttl=63,
+                                 **{f"{l4}_dport": target})
             tu.send_packet(self, CLIENT_PORT, frame)
-            tu.verify_packet(self, Ether(bytes(expected)), SERVER_PORT)
+            tu.verify_packet(self, expected, SERVER_PORT)
             # The server's answer comes back from the VIP's address and port.
             reply_l4 = (TCP(sport=target, dport=12345, flags="SA") if proto == "tcp"
                         else UDP(sport=target, dport=12345))
             reply = (Ether(src=SERVER_MAC, dst=LB_MAC[SERVER_PORT])
                      / IP(src=server, dst=CLIENT4, ttl=64, id=9) / reply_l4 / b"answer")
-            back = reply.copy()
-            back[Ether].src, back[Ether].dst = LB_MAC[CLIENT_PORT], CLIENT_MAC
-            back[IP].src, back[IP].ttl = "10.0.0.4", 63
-            back[l4].sport = port
-            del back[IP].chksum
-            del back[l4].chksum
+            back = rewritten(reply, CLIENT_PORT, CLIENT_MAC, IP_src="10.0.0.4", IP_ttl=63,
+                             **{f"{l4}_sport": port})
             tu.send_packet(self, SERVER_PORT, reply)
-            tu.verify_packet(self, Ether(bytes(back)), CLIENT_PORT)
+            tu.verify_packet(self, back, CLIENT_PORT)
         tu.verify_no_other_packets(self)
 
 
@@ -165,13 +154,10 @@ class Nat6Tcp(EncapTest):
         self.ases("2001:db8:f::4/128 protocol tcp port 80", "2001:db8:a::1", "2001:db8:a::2")
         frame = client_frame("2001:db8:f::4")
         server = self.chosen_as("2001:db8:f::4/128 protocol tcp port 80", frame, 64)
-        expected = frame.copy()
-        expected[Ether].src, expected[Ether].dst = LB_MAC[SERVER6_PORT], SERVER6_MAC
-        expected[IPv6].dst, expected[IPv6].hlim = server, 63
-        expected[TCP].dport = 8080
-        del expected[TCP].chksum
+        expected = rewritten(frame, SERVER6_PORT, SERVER6_MAC, IPv6_dst=server, IPv6_hlim=63,
+                             TCP_dport=8080)
         tu.send_packet(self, CLIENT_PORT, frame)
-        tu.verify_packet(self, Ether(bytes(expected)), SERVER6_PORT)
+        tu.verify_packet(self, expected, SERVER6_PORT)
         tu.verify_no_other_packets(self)
 
 
@@ -182,10 +168,6 @@ class UnrelatedTrafficIsRoutedUntouched(EncapTest):
         # A server talking from another port is not reverse-NATed, only routed.
         frame = (Ether(src=SERVER_MAC, dst=LB_MAC[SERVER_PORT])
                  / IP(src="10.1.0.1", dst=CLIENT4, ttl=64, id=3) / TCP(sport=22, dport=999))
-        expected = frame.copy()
-        expected[Ether].src, expected[Ether].dst = LB_MAC[CLIENT_PORT], CLIENT_MAC
-        expected[IP].ttl = 63
-        del expected[IP].chksum
         tu.send_packet(self, SERVER_PORT, frame)
-        tu.verify_packet(self, Ether(bytes(expected)), CLIENT_PORT)
+        tu.verify_packet(self, rewritten(frame, CLIENT_PORT, CLIENT_MAC, IP_ttl=63), CLIENT_PORT)
         tu.verify_no_other_packets(self)
