@@ -239,6 +239,17 @@ _MATCH_KINDS = {2: "exact", 3: "ternary", 4: "lpm", 6: "range", 7: "optional"}
 
 
 def _field_match(data: bytes) -> FieldMatch:
+    # The usual exact match, byte for byte: field_id (one byte), exact { value }.
+    n = len(data)
+    if (n >= 6 and data[0] == 0x08 and data[1] < 0x80 and data[2] == 0x12
+            and data[3] == n - 4 and data[4] == 0x0A and data[5] == n - 6):
+        fm = FieldMatch()
+        fm.field_id = data[1]
+        fm.kind = "exact"
+        holder = _Value()
+        holder.value = data[6:]
+        fm.exact = holder
+        return fm
     fm = FieldMatch()
     fm.field_id = 0
     fm.kind = None
@@ -303,6 +314,11 @@ def _table_action(data: bytes, out: TableAction) -> None:
                 if n == 1 and w == 0:
                     action.action_id = v & _MASK32
                 elif n == 4 and w == 2:
+                    # the usual param, byte for byte: param_id (one byte), value
+                    if (len(v) >= 4 and v[0] == 0x10 and v[1] < 0x80 and v[2] == 0x1A
+                            and v[3] == len(v) - 4):
+                        action.params.append(Param(v[1], v[4:]))
+                        continue
                     param_id = 0
                     param_value = b""
                     for pn, pw, pv in _fields(v):

@@ -8,7 +8,8 @@ from target.p4runtime.write_decoder import decode_write_request
 
 u32 = st.integers(0, 2**32 - 1)
 i32 = st.integers(-(2**31), 2**31 - 1)
-small_bytes = st.binary(max_size=6)
+# short values, and some whose length needs a two-byte varint
+small_bytes = st.binary(max_size=6) | st.binary(min_size=120, max_size=140)
 
 
 @st.composite
