@@ -102,9 +102,10 @@ def _byte_segments(pieces: list[_Piece]) -> list | None:
 
 
 def build_input(
-    layout: Layout, unit: CodeUnit, inputs: list, algo: str, where: str
+    layout: Layout, unit: CodeUnit, inputs: list, algo: str, where: str, arithmetic: bool = True
 ) -> Callable[[Packet], int]:
-    """Generate ``f(P) -> int``: the hash ``algo`` of the bytes ``inputs`` describe."""
+    """Generate ``f(P) -> int``: the hash ``algo`` of the bytes ``inputs`` describe
+    (``arithmetic=False`` forces the byte-building version, for tests)."""
     fn = algorithm(algo)
     if fn is None:
         raise load_error(where, f"unknown hash algorithm {algo!r}")
@@ -147,6 +148,62 @@ def build_input(
     if with_payload:
         lines.append("    data += P.payload")
     lines.append(f"    return {algo_name}(data)")
+    general = unit.define(name, "\n".join(lines) + "\n")
+    if arithmetic and algo in ("csum16", "cksum16"):
+        fast = _csum16_arithmetic(unit, groups, with_payload, general)
+        if fast is not None:
+            return fast
+    return general
+
+
+def _csum16_arithmetic(
+    unit: CodeUnit, groups: list, with_payload: bool, general: Callable
+) -> Callable[[Packet], int] | None:
+    """The Internet checksum of the input without building its bytes.
+
+    The one's complement sum of a byte string is its big-endian value modulo
+    0xFFFF, and 2**16 = 1 modulo 0xFFFF; so a field contributes its value
+    shifted by its end position modulo 16, counted from the start of the input
+    (the padding that makes the length even sits at the end). That holds while
+    skipping an invalid header and a varbit's run-time width move later fields
+    by a multiple of 16 bits; other inputs keep the byte-building function."""
+    terms: list[str] = []
+    checks: list[str] = []
+    pos = 0
+    for hid, ps in groups:
+        group_terms = []
+        for p in ps:
+            if p.fixed is None:  # varbit: its end moves with its width
+                checks.append(f"{p.width} & 15")
+                group_terms.append(f"({p.value} << {-pos % 16})")
+                continue
+            pos += p.fixed.width
+            shift = -pos % 16
+            group_terms.append(f"({p.value} << {shift})" if shift else p.value)
+        width = sum(p.fixed.width for p in ps if p.fixed is not None)
+        if hid is not None and width % 16:
+            return None  # skipping this header would move what follows
+        joined = " + ".join(group_terms)
+        terms.append(joined if hid is None else f"(({joined}) if V[{hid}] else 0)")
+    name = unit.fresh("csum")
+    lines = [f"def {name}(P):", "    F = P.F; V = P.V"]
+    if checks:
+        slow = unit.bind("bytes_csum", general)
+        lines.append(f"    if {' or '.join(checks)}:")
+        lines.append(f"        return {slow}(P)")
+    lines.append(f"    acc = {' + '.join(terms) or '0'}")
+    if with_payload:
+        start = (pos + 7) // 8 * 8  # the fields are zero-padded to a byte first
+        lines.append("    pl = P.payload")
+        lines.append(
+            f"    acc += int.from_bytes(pl, 'big') << (({-start % 16} - 8 * (len(pl) & 1)) % 16)"
+        )
+    lines += [
+        "    if not acc:",
+        "        return 0xFFFF",
+        "    r = acc % 0xFFFF",
+        "    return 0xFFFF - r if r else 0",
+    ]
     return unit.define(name, "\n".join(lines) + "\n")
 
 
