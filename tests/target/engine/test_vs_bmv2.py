@@ -103,8 +103,13 @@ def parser_frames() -> list[bytes]:
 
 def expression_frames() -> list[bytes]:
     ops = struct.Struct("!BBbbHB")
-    values = [(200, 100, -100, 50, 0xABCD, 6), (0, 0, -128, -128, 0, 0), (255, 255, 127, 127, 0xFFFF, 3),
-              (5, 9, -1, 1, 0, 1), (17, 200, 64, -65, 0x1234, 2)]  # fmt: skip
+    values = [
+        (200, 100, -100, 50, 0xABCD, 6),
+        (0, 0, -128, -128, 0, 0),
+        (255, 255, 127, 127, 0xFFFF, 3),
+        (5, 9, -1, 1, 0, 1),
+        (17, 200, 64, -65, 0x1234, 2),
+    ]
     return [raw(ether(type=0x88B5) / Raw(ops.pack(*v))) for v in values]
 
 
