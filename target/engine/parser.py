@@ -16,6 +16,7 @@ the engine raises PacketTooShort, as the P4 specification says.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from .codegen import ParserError, StackOutOfBounds
@@ -416,6 +417,7 @@ class ParserBuilder:
                 raise load_error(f"parser {pname!r}", f"state without a name: {st!r}")
             names[st["name"]] = cx.unit.fresh("_ps")
         self._late_tables: list[tuple[str, str]] = []
+        bodies: dict[str, list[str]] = {}  # function name -> state body
         for st in states:
             where = at(f"parser {pname!r} state {st['name']!r}")
             body: list[str] = []
@@ -423,6 +425,7 @@ class ParserBuilder:
                 body += self._op(op, f"{where}, #{i}")
             body += self._transitions(st, names, where)
             fname = names[st["name"]]
+            bodies[fname] = body
             src = [f"def {fname}(P, F, V, N, buf, pos):"] + ["    " + ln for ln in body]
             cx.unit.define(fname, "\n".join(src) + "\n")
         for tname, table in self._late_tables:
@@ -430,7 +433,14 @@ class ParserBuilder:
         init = p.get("init_state")
         if init is not None and init not in names:
             raise load_error(f"parser {pname!r}", f"unknown init_state {init!r}")
-        start = cx.unit.ns[names[init]] if init is not None else None
+        start = None
+        if init is not None:
+            start = cx.unit.ns[names[init]]
+            inlined = _inline_states(names[init], bodies)
+            if inlined is not None:
+                fname = cx.unit.fresh("_parse")
+                src = [f"def {fname}(P, F, V, N, buf, pos):"] + ["    " + ln for ln in inlined]
+                start = cx.unit.define(fname, "\n".join(src) + "\n")
         errors = self.errors
         too_short, timeout = errors["PacketTooShort"], errors["ParserTimeout"]
         out_of_bounds, no_error = errors["StackOutOfBounds"], errors["NoError"]
@@ -457,3 +467,31 @@ class ParserBuilder:
             P.payload = buf[pos:]
 
         return parse
+
+
+_RETURN_STATE = re.compile(r"^(\s*)return (_ps\d+), pos$")
+MAX_INLINED_LINES = 4000
+
+
+def _inline_states(first: str, bodies: dict[str, list[str]]) -> list[str] | None:
+    """The body of state ``first`` with the states it goes to spliced in place of
+    ``return state, pos``, so that a packet usually crosses the parser in one
+    call. A state already on the path (a loop, e.g. a header stack) is left as a
+    return, which the driver loop continues."""
+
+    def splice(name: str, path: tuple[str, ...], out: list[str], pad: str) -> None:
+        for line in bodies[name]:
+            m = _RETURN_STATE.match(line)
+            if m and m.group(2) in bodies and m.group(2) not in path and len(path) < 16:
+                splice(m.group(2), (*path, m.group(2)), out, pad + m.group(1))
+            else:
+                out.append(pad + line)
+            if len(out) > MAX_INLINED_LINES:
+                raise OverflowError
+
+    out: list[str] = []
+    try:
+        splice(first, (first,), out, "")
+    except OverflowError:
+        return None
+    return out
