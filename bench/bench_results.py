@@ -113,18 +113,21 @@ def _table(headers: list[str], lines: list[list[str]], right: set[int]) -> str:
 
 
 def render_table(run: BenchRun) -> str:
-    """One line per row, grouped by figure: ours, baseline, ratio, unit, what."""
+    """Per figure: the baseline (once, when all its rows share one), then one line per row."""
     out = []
     for figure in dict.fromkeys(r.figure for r in run.rows):
         rows = [r for r in run.rows if r.figure == figure]
-        lines = [
-            [r.case, format_number(r.value), format_number(r.baseline), format_ratio(r.ratio),
-             r.unit + ("" if r.higher_is_better else " (lower is better)"),
-             r.baseline_name + (f"; {r.note}" if r.note else "")]
-            for r in rows
-        ]
-        out.append(f"== {figure} ==")
-        out.append(_table(["case", "ours", "baseline", "ratio", "unit", "baseline is"], lines,
+        names = {r.baseline_name for r in rows}
+        shared = names.pop() if len(names) == 1 else None
+        lines = []
+        for r in rows:
+            notes = [] if shared else [f"vs {r.baseline_name}"]
+            notes += [r.note] if r.note else []
+            unit = r.unit + ("" if r.higher_is_better else ", lower is better")
+            lines.append([r.case, format_number(r.value), format_number(r.baseline),
+                          format_ratio(r.ratio), unit, "; ".join(notes)])
+        out.append(f"== {figure} ==" + (f"  (baseline: {shared})" if shared else ""))
+        out.append(_table(["case", "ours", "baseline", "ratio", "unit", "notes"], lines,
                           right={1, 2, 3}))
         out.append("")
     return "\n".join(out)

@@ -1,0 +1,142 @@
+"""Figure 1: packets/s of lb.p4 with a realistic state, ours against a baseline.
+
+Both switches run side by side: each is started and loaded with the same
+state (100 VIPs of 10 ASs, new_len 1024, 10k tracked flows by default), then
+every traffic case is measured on ours and at once on the baseline, so slow
+phases of a shared machine hit both. Cases: 64- and 1400-byte frames (frame
+length without FCS), of established flows (the tracked flows, cycled) and of
+new flows (never tracked: each takes the Maglev bucket and emits a digest).
+
+The controller is not connected while traffic runs: the figure is the data
+plane's, and a digest is then dropped by the switch (on BMv2 and ours alike).
+
+The baseline is BMv2 running lb.p4 when installed; otherwise the embedded
+switch running tests/target/p4/srv_minimal.p4 (one exact table on the
+destination MAC) on the same frames, so the ratio says what the load
+balancer costs against the cheapest forwarding the switch can do.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from p4.v1 import p4runtime_pb2
+
+from bench.bench_results import BenchRun, Row
+from bench.lb_state import (
+    CLIENT_PORT,
+    LB_MAC,
+    SERVER_PORT,
+    LbStateSize,
+    flow_frame,
+    load_state,
+)
+from bench.packet_rate import RateResult, measure_rate
+from bench.switch_pair import BMV2, BMV2_NAME, EMBEDDED, running_switch
+from controller.p4_schema import DecodedEntry, P4Schema
+from controller.switch_session import SwitchAddress, SwitchSession
+from target.launch import SwitchProcess
+from tests.integration.lb_fixture import LB_JSON, PacketWire
+from tests.target.server.p4rt_client import load_p4info
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_JSON = ROOT / "tests" / "target" / "p4" / "build" / "srv_minimal.json"
+REFERENCE_P4INFO = ROOT / "tests" / "target" / "p4" / "build" / "srv_minimal.p4info.txt"
+REFERENCE_NAME = ("embedded switch running srv_minimal.p4 (one exact table on dst MAC), "
+                  "same frames: BMv2 not installed")
+
+
+@dataclass(frozen=True)
+class DataplanePlan:
+    size: LbStateSize = field(default_factory=LbStateSize)
+    seconds: float = 4.0  # per case and switch
+    warmup_s: float = 1.0
+    frame_sizes: tuple[int, ...] = (64, 1400)
+    new_flows: int = 4096  # distinct new flows, cycled
+
+
+QUICK_PLAN = DataplanePlan(LbStateSize(vips=10, flows=1000), seconds=1.0, warmup_s=0.3,
+                           new_flows=1000)
+
+
+def traffic(plan: DataplanePlan) -> dict[tuple[int, str], list[bytes]]:
+    vips = plan.size.vips
+    out = {}
+    for size in plan.frame_sizes:
+        out[(size, "established")] = [flow_frame(i, vips, size, False)
+                                      for i in range(plan.size.flows)]
+        out[(size, "new")] = [flow_frame(i, vips, size, True) for i in range(plan.new_flows)]
+    return out
+
+
+def start_reference(switch: SwitchProcess) -> None:
+    """srv_minimal.p4 forwarding every frame to the LB's MAC out of SERVER_PORT."""
+    info = load_p4info(REFERENCE_P4INFO)
+    session = SwitchSession(SwitchAddress(switch.grpc_addr, 0), info,
+                            REFERENCE_JSON.read_bytes(), election_id=1)
+    session.start()
+    try:
+        if not session.wait_ready(60):
+            raise TimeoutError(f"no P4Runtime session to {switch.grpc_addr}")
+        schema = P4Schema(info)
+        mac = int(LB_MAC.replace(":", ""), 16)
+        update = p4runtime_pb2.Update(type=p4runtime_pb2.Update.INSERT)
+        update.entity.table_entry.CopyFrom(
+            schema.encode_entry(DecodedEntry("dmac", (mac,), "forward", (SERVER_PORT,))))
+        session.write([update])
+    finally:
+        session.stop()
+
+
+def measure(run: BenchRun, plan: DataplanePlan, use_bmv2: bool, workdir: Path,
+            progress=print) -> None:
+    frames = traffic(plan)
+    baseline_name = f"{BMV2_NAME}, lb.p4, same state and frames" if use_bmv2 else REFERENCE_NAME
+    if not use_bmv2 and not REFERENCE_JSON.exists():
+        raise FileNotFoundError(f"{REFERENCE_JSON} is not built (make p4) and BMv2 is not "
+                                "installed: no baseline for the data-plane figure")
+    results: dict[str, dict[tuple[int, str], RateResult]] = {"ours": {}, "baseline": {}}
+    loads = {}
+    with ExitStack() as stack:
+        wires = {}
+        for side, target, program in (
+            ("ours", EMBEDDED, LB_JSON),
+            ("baseline", BMV2 if use_bmv2 else EMBEDDED, LB_JSON if use_bmv2 else REFERENCE_JSON),
+        ):
+            switch = stack.enter_context(running_switch(target, program, workdir, True))
+            if program == LB_JSON:
+                progress(f"dataplane: loading {plan.size} on {target}")
+                loads[side] = load_state(switch, plan.size, workdir / f"{side}-state")
+            else:
+                start_reference(switch)
+            wire = PacketWire(switch.packet_in)
+            stack.callback(wire.close)
+            wires[side] = wire
+        for wire in wires.values():
+            measure_rate(wire, CLIENT_PORT, frames[(plan.frame_sizes[0], "established")],
+                         plan.warmup_s)
+        for case, case_frames in frames.items():
+            progress(f"dataplane: {case[0]} B {case[1]} flows")
+            for side, wire in wires.items():
+                results[side][case] = measure_rate(wire, CLIENT_PORT, case_frames, plan.seconds)
+    details = []
+    for case in frames:
+        ours, base = results["ours"][case], results["baseline"][case]
+        lost = ours.lost + base.lost
+        run.add(Row(
+            "dataplane", f"{case[0]} B frames, {case[1]} flows", "packets/s",
+            ours.packets_per_s, base.packets_per_s, baseline_name,
+            note=f"{ours.received} and {base.received} packets" + (f", {lost} lost" if lost
+                                                                  else ""),
+        ))  # fmt: skip
+        details.append({"frame_bytes": case[0], "flows": case[1],
+                        "ours": vars(ours), "baseline": vars(base)})
+    run.details["dataplane"] = {
+        "state": vars(plan.size),
+        "baseline": baseline_name,
+        "state_load_s": {side: s.seconds for side, s in loads.items()},
+        "state_entries": {side: s.config_entries + len(s.flows) for side, s in loads.items()},
+        "cases": details,
+    }

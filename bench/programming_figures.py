@@ -1,0 +1,175 @@
+"""Figure 3: P4Runtime programming rate, batched against one entry per request, and
+the time from ``lb as ... del`` to the last changed bucket written.
+
+On each switch (ours, and BMv2 when installed) a controller (LbService) is
+given one VIP with ``new_len`` 65536 and 100 ASs, then:
+
+* the VIP's buckets are rewritten (MODIFY, same values) with the controller's
+  session, ``SwitchSession.write`` batched, and a sample of them one entry
+  per request; the Update messages are built before the clock starts, so
+  both figures are the write path (client serialization, gRPC, switch);
+* the same buckets as pre-serialized WriteRequests (bench/entry_bytes.py):
+  what the switch takes when the client costs nothing;
+* ``lb as VIP AS del`` through LbService.execute, which returns once the
+  last changed bucket is written; its baseline is the controller writing the
+  whole table (the ``lb as`` that filled it), which a controller without
+  diffing would do on every change. Also for a VIP of new_len 1024, 10 ASs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from ipaddress import ip_network
+from pathlib import Path
+
+from p4.v1 import p4runtime_pb2
+
+from bench.bench_results import BenchRun, Row
+from bench.entry_bytes import EntryEncoder, RawWriter, write_requests
+from bench.lb_state import as_address, vip_address
+from bench.switch_pair import BMV2, BMV2_NAME, EMBEDDED, running_switch
+from controller.lb_service import LbService
+from controller.p4_schema import DecodedEntry, P4Schema
+from controller.switch_session import SwitchAddress, SwitchSession
+from tests.integration.lb_fixture import LB_JSON, lb_p4info
+
+MODIFY = p4runtime_pb2.Update.MODIFY
+
+
+@dataclass(frozen=True)
+class ProgrammingPlan:
+    buckets: int = 65536
+    ases: int = 100
+    singles: int = 2048  # entries written one per request (a sample: ~1 ms each)
+    small_new_len: int = 1024
+    small_ases: int = 10
+
+
+QUICK_PLAN = ProgrammingPlan(buckets=2048, ases=20, singles=128)
+
+
+def _timed(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def _as_list(v: int, n: int) -> list[str]:
+    return [str(as_address(v, k)) for k in range(n)]
+
+
+def _vip_add_del(service: LbService, v: int, new_len: int, n: int) -> dict:
+    """Fills a VIP through the controller, then removes one AS; both timed."""
+    vip = f"{vip_address(v)}/32"
+    ases = _as_list(v, n)
+    service.execute(f"lb vip {vip} encap gre4 new_len {new_len}")
+    vip_id = next(x.vip_id for x in service.config.vips() if x.prefix == ip_network(vip))
+    fill_s = _timed(service.execute, f"lb as {vip} " + " ".join(ases))
+    before = service.dataplane.bucket_owners(vip_id)
+    del_s = _timed(service.execute, f"lb as {vip} {ases[n // 2]} del")
+    after = service.dataplane.bucket_owners(vip_id)
+    changed = sum(1 for a, b in zip(before, after, strict=True) if a != b)
+    return {"vip_id": vip_id, "new_len": new_len, "ases": n, "fill_s": fill_s,
+            "del_s": del_s, "buckets_changed": changed, "owners": after}
+
+
+def bucket_entries(vip_id: int, owners: list[int | None]) -> list[DecodedEntry]:
+    return [DecodedEntry("maglev", (vip_id, bucket), "use_bucket_as", (as_id,))
+            for bucket, as_id in enumerate(owners) if as_id is not None]
+
+
+def bucket_updates(schema: P4Schema, entries: list[DecodedEntry]) -> list:
+    """MODIFY updates, built as the controller builds them."""
+    out = []
+    for e in entries:
+        u = p4runtime_pb2.Update(type=MODIFY)
+        u.entity.table_entry.CopyFrom(schema.encode_entry(e))
+        out.append(u)
+    return out
+
+
+def measure_switch(target: str, plan: ProgrammingPlan, workdir: Path, progress=print) -> dict:
+    with running_switch(target, LB_JSON, workdir) as switch:
+        service = LbService(lb_p4info(), LB_JSON.read_bytes(), election_id=1,
+                            state_path=workdir / f"programming-{target}.json", housekeeping=False)
+        try:
+            address = SwitchAddress(switch.grpc_addr, 0)
+            session: SwitchSession = service.dataplane.add_switch(address)
+            if not session.wait_ready(60):
+                raise TimeoutError(f"controller not ready on {switch.grpc_addr}")
+            service.execute("lb conf ip4-src-address 192.0.2.1")
+            service.execute("ip route add 10.1.0.0/16 via 02:00:00:00:01:01 port 1")
+            progress(f"programming: {target}: VIP of {plan.buckets} buckets through the controller")
+            big = _vip_add_del(service, 1, plan.buckets, plan.ases)
+            small = _vip_add_del(service, 2, plan.small_new_len, plan.small_ases)
+
+            schema = service.dataplane.schema
+            entries = bucket_entries(big["vip_id"], big.pop("owners"))
+            small.pop("owners")
+            t0 = time.perf_counter()
+            updates = bucket_updates(schema, entries)
+            build_s = time.perf_counter() - t0
+            progress(f"programming: {target}: {len(updates)} buckets batched, "
+                     f"{plan.singles} one per request")
+            batched_s = _timed(session.write, updates)
+            singles = updates[: plan.singles]
+            start = time.perf_counter()
+            for u in singles:
+                session.write([u])
+            single_s = time.perf_counter() - start
+            encoder = EntryEncoder(schema)
+            raw = write_requests([encoder.update(MODIFY, e) for e in entries], election_id=1)
+            writer = RawWriter(switch.grpc_addr)
+            try:
+                raw_s = _timed(writer.write, raw)
+            finally:
+                writer.close()
+        finally:
+            service.close()
+    n = len(updates)
+    return {
+        "entries": n, "build_s": build_s,
+        "batched_s": batched_s, "batched_per_s": n / batched_s,
+        "singles": len(singles), "single_s": single_s, "single_per_s": len(singles) / single_s,
+        "serialized_s": raw_s, "serialized_per_s": n / raw_s,
+        "big_vip": big, "small_vip": small,
+    }  # fmt: skip
+
+
+def measure(run: BenchRun, plan: ProgrammingPlan, use_bmv2: bool, workdir: Path,
+            progress=print) -> None:
+    results = {EMBEDDED: measure_switch(EMBEDDED, plan, workdir, progress)}
+    if use_bmv2:
+        results[BMV2] = measure_switch(BMV2, plan, workdir, progress)
+    for target, r in results.items():
+        where = "embedded switch" if target == EMBEDDED else BMV2_NAME
+        run.add(Row(
+            "programming", f"batched vs one per request, {r['entries']} buckets, {where}",
+            "entries/s", r["batched_per_s"], r["single_per_s"],
+            "SwitchSession.write, one entry per request, same switch",
+            note=f"{r['singles']} entries one per request; messages built beforehand",
+        ))  # fmt: skip
+        run.add(Row(
+            "programming", f"pre-serialized vs SwitchSession.write, {r['entries']} buckets, "
+            f"{where}", "entries/s", r["serialized_per_s"], r["batched_per_s"],
+            "SwitchSession.write batched (client serializes protobuf)",
+            note="the gap is the client's pure-Python protobuf",
+        ))  # fmt: skip
+        for vip in (r["big_vip"], r["small_vip"]):
+            run.add(Row(
+                "programming",
+                f"lb as del -> last bucket written, new_len {vip['new_len']} "
+                f"N={vip['ases']}, {where}", "s", vip["del_s"], vip["fill_s"],
+                "the controller writing the whole table (lb as ... filling it)",
+                higher_is_better=False,
+                note=f"{vip['buckets_changed']} buckets changed",
+            ))  # fmt: skip
+    if use_bmv2:
+        ours, bm = results[EMBEDDED], results[BMV2]
+        for what, key in (("SwitchSession.write batched", "batched_per_s"),
+                          ("one entry per request", "single_per_s"),
+                          ("pre-serialized batches", "serialized_per_s")):
+            run.add(Row("programming", f"{what}: embedded vs BMv2", "entries/s", ours[key],
+                        bm[key], BMV2_NAME))
+    run.details["programming"] = results
