@@ -42,6 +42,13 @@ system-packages:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    mininet ethtool iproute2 nftables >/dev/null
 
+# Performance figures, each against a baseline measured in the same run
+# (bench/run.py; BMv2 is the baseline when simple_switch_grpc is on PATH).
+# BENCH_ARGS=--quick: under a minute; --full: adds 1M tracked flows;
+# --compare bench/results.json: an earlier run beside this one.
+bench: $(VENV)/.installed
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 
