@@ -269,6 +269,10 @@ class LbService:
             text = render_show_lb(self.config, len(learner))
             drops = self._read_counters().get("drop_counter", {})
             lines = [f" drops {DROP_REASONS[i]}: {p}" for i, (_b, p) in sorted(drops.items()) if p]
+            lines += [
+                f" switch {name}: {'connected' if s.connected.is_set() else 'connecting'}"
+                for name, s in self.dataplane.sessions.items()
+            ]
             return "\n".join([text, *lines])
         if isinstance(command, g.ShowVipsCommand):
             counters = self._read_counters() if command.verbose else None

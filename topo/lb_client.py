@@ -5,7 +5,8 @@
     python -m topo.lb_client hold VIP PORT SECONDS  one TCP connection, a line every 0.1 s
 
 Prints one JSON object: {"served": {"as1": n, ...}, "failed": n}; `hold`
-prints {"served": {...}, "failed": 0|1, "error": "..."}: a connection that
+prints {"local_port": N} once connected, then {"served": {...}, "failed": 0|1,
+"error": "..."}: a connection that
 stuck to one AS throughout has one key in "served". `hold` ends early, with
 its result, when it receives SIGTERM or SIGUSR1.
 """
@@ -46,6 +47,7 @@ def hold(vip: str, port: int, seconds: float) -> int:
     error = ""
     try:
         with socket.create_connection((vip, port), timeout=3) as s:
+            print(json.dumps({"local_port": s.getsockname()[1]}), flush=True)
             reader = s.makefile("rb")
             deadline = time.monotonic() + seconds
             while not stop.is_set() and time.monotonic() < deadline:

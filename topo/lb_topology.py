@@ -154,8 +154,18 @@ class LbNetwork:
             intf = s.intfList()[0]
             gw_mac = lb_port_mac(self.lb_ports[0][s.name])
             s.cmd(f"ip addr add {addr}/24 dev {intf}")
-            s.cmd(f"ip neigh replace {SERVER_NET}.1 lladdr {gw_mac} dev {intf} nud permanent")
-            s.cmd(f"ip route add default via {SERVER_NET}.1")
+            # Answers leave through any live LB: one default route per LB link
+            # (one link with a single LB), a link that goes down is skipped.
+            links = [i for i in s.intfList() if i.name != "lo"]
+            hops = []
+            for link in links:
+                s.cmd(f"ip neigh replace {SERVER_NET}.1 lladdr {gw_mac} dev {link} nud permanent")
+                hops.append(f"nexthop via {SERVER_NET}.1 dev {link} onlink")
+            s.cmd("sysctl -qw net.ipv4.conf.all.ignore_routes_with_linkdown=1")
+            if len(hops) == 1:
+                s.cmd(f"ip route add default via {SERVER_NET}.1 dev {intf}")
+            else:
+                s.cmd(f"ip route add default {' '.join(hops)}")
             for vip in (GRE_VIP, DSR_VIP):
                 s.cmd(f"ip addr add {vip}/32 dev lo")
             # L3DSR: the LB rewrote the destination to this host and put the
@@ -186,6 +196,7 @@ class LbNetwork:
         ecmp = self.ecmp
         ecmp.cmd("sysctl -qw net.ipv4.ip_forward=1")
         ecmp.cmd("sysctl -qw net.ipv4.fib_multipath_hash_policy=1")  # L4 hash: per flow
+        ecmp.cmd("sysctl -qw net.ipv4.conf.all.ignore_routes_with_linkdown=1")
         uplinks = []
         for li, lb in enumerate(self.lb_nodes):
             intf = ecmp.connectionsTo(lb)[0][0]
@@ -233,11 +244,18 @@ class LbNetwork:
         self.controller = subprocess.Popen(self.controller_argv, cwd=ROOT, stdout=log,
                                            stderr=subprocess.STDOUT, env=_env())
         deadline = time.monotonic() + 30
-        while not self.socket.exists():
+        while not self.socket.exists() or "connecting" in self.lbctl("show lb"):
             if self.controller.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("controller did not start; see " +
+                raise RuntimeError("controller did not get ready; see " +
                                    str(self.workdir / "controller.log"))
             time.sleep(0.1)
+
+    def lose_lb(self, index: int) -> None:
+        """An LB box dies: its switch process ends and all its links go down."""
+        self.switches[index].stop()
+        for intf in self.lb_nodes[index].intfList():
+            if intf.name != "lo":
+                subprocess.run(["ip", "link", "set", intf.name, "down"], check=False)
 
     def kill_controller(self) -> None:
         """kill -9: what a crash looks like to the switches."""

@@ -53,12 +53,14 @@ class Held:
             env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
-        time.sleep(1.0)  # connected and a few lines exchanged
+        first = json.loads(self.proc.stdout.readline())
+        self.local_port = first["local_port"]
+        time.sleep(1.0)  # a few lines exchanged
 
     def result(self) -> dict:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGUSR1)
-        out, err = self.proc.communicate(timeout=30)
+        out, _err = self.proc.communicate(timeout=30)
         return json.loads(out.decode().strip().splitlines()[-1])
 
 
@@ -102,7 +104,7 @@ def test_draining_keeps_the_connection_and_flush_ends_it(net) -> None:
     held = Held(net, GRE_VIP, 80)
     time.sleep(0.5)
     flows = net.lbctl(f"show lb flows vip {GRE_VIP}/32")
-    line = next(x for x in flows.splitlines() if "198.51.100.11:" in x)
+    line = next(x for x in flows.splitlines() if f"198.51.100.11:{held.local_port} " in x)
     pinned = line.split()[-3]  # "... <address> [id] used"
     net.lbctl(f"lb as {GRE_VIP}/32 {pinned} del")
     time.sleep(1.0)
