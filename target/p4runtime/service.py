@@ -71,15 +71,19 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
 
     def Read(self, data: bytes, context):  # noqa: N802
         try:
-            request = _parse(p4runtime_pb2.ReadRequest.FromString, data, "ReadRequest")
-            self.device.check_device_id(request.device_id)
-            found = self.device.read(request.entities)
+            with _COLLECTOR_PAUSE:
+                request = _parse(p4runtime_pb2.ReadRequest.FromString, data, "ReadRequest")
+                self.device.check_device_id(request.device_id)
+                found = self.device.read(request.entities)
+                # Several responses keep each message small, whatever the table sizes.
+                responses = [
+                    p4runtime_pb2.ReadResponse(
+                        entities=found[start:start + ENTITIES_PER_READ_RESPONSE])
+                    for start in range(0, max(len(found), 1), ENTITIES_PER_READ_RESPONSE)
+                ]
         except P4RuntimeError as e:
             context.abort(e.grpc_code(), e.message)
-        # Several responses keep each message small, whatever the table sizes.
-        for start in range(0, max(len(found), 1), ENTITIES_PER_READ_RESPONSE):
-            yield p4runtime_pb2.ReadResponse(
-                entities=found[start:start + ENTITIES_PER_READ_RESPONSE])
+        yield from responses
 
     def SetForwardingPipelineConfig(self, data: bytes, context):  # noqa: N802
         try:
@@ -217,9 +221,9 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
 
 
 class _CollectorPause:
-    """Pauses Python's cyclic garbage collector while a Write batch runs.
+    """Pauses Python's cyclic garbage collector while a Write batch or a Read runs.
 
-    A batch allocates tens of thousands of small objects; each time enough of them
+    Either allocates tens of thousands of small objects; each time enough of them
     survive, the collector walks every object of the process (entries, generated
     data-plane code, protobuf descriptors), which doubled the cost of a batch. The
     collector resumes, and catches up, when no batch is running.
