@@ -68,6 +68,8 @@ class LbNetwork:
 
     def start(self) -> LbNetwork:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # A network is new every time (fresh MACs): so is the controller's state.
+        (self.workdir / "state.json").unlink(missing_ok=True)
         # Mininet.init() would raise host-wide limits and sysctls: not ours to change.
         Mininet.inited = True
         self.net = Mininet(topo=None, controller=None, build=False, autoSetMacs=False)
