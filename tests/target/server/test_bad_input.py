@@ -154,11 +154,11 @@ def test_random_table_entries_never_break_the_switch(forwarding):
         except grpc.RpcError as e:
             assert code_pb2.INTERNAL not in [code for code, _ in write_errors(e)]
         # undo whatever got in, so that every example starts from the same state
-        dmac_id = names.table_id("dmac")
+        dmac_id, const_id = names.table_id("dmac"), names.table_id("const_tbl")
         for entity in c.read(Entity(table_entry=p4runtime_pb2.TableEntry())):
             entry = entity.table_entry
-            if entry.is_const or (entry.table_id == dmac_id
-                                  and entry.match[0].exact.value == b"\xbb"):
+            if entry.table_id == const_id or (entry.table_id == dmac_id
+                                              and entry.match[0].exact.value == b"\xbb"):
                 continue
             c.write(update(Update.DELETE, table_entry=entry))
 

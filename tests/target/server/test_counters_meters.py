@@ -74,8 +74,11 @@ def test_direct_counter_errors(loaded):
 def test_indexed_counter_by_port(loaded):
     switch, c, names = loaded
     cid = counter_id(names, "port_counter")
+    c.write(update(Update.INSERT, table_entry=names.entry(
+        "dmac", {"hdr.ethernet.dst": MAC_B}, "forward", port=3)))
     for port in (1, 2, 2):
         switch.send(port, ethernet(MAC_B))
+        switch.next_frame()  # processed: the counters are up to date
     one = p4runtime_pb2.CounterEntry(counter_id=cid)
     one.index.index = 2
     [read] = c.read(Entity(counter_entry=one))

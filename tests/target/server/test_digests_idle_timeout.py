@@ -7,10 +7,23 @@ from p4.v1 import p4runtime_pb2
 from p4rt_client import Update, says, update
 
 Entity = p4runtime_pb2.Entity
+SHORT = 20 * 10**6  # max_timeout_ns for tests that want each sample soon
 
 
 def digest_id(names):
     return names._find(names.digests, "learn_t").preamble.id
+
+
+def forward_all(c, names, *macs):
+    """dmac entries, so that every test frame comes out: a frame out means a frame
+    processed, digest sample taken."""
+    c.write(*[update(Update.INSERT, table_entry=names.entry(
+        "dmac", {"hdr.ethernet.dst": mac}, "forward", port=1)) for mac in macs])
+
+
+def send(switch, port, frame):
+    switch.send(port, frame)
+    switch.next_frame()
 
 
 def configure(c, names, **config):
@@ -26,48 +39,66 @@ def learned(message):
 
 def test_digest_list_arrives_and_acked_samples_can_come_again(loaded):
     switch, c, names = loaded
-    configure(c, names, max_timeout_ns=0, ack_timeout_ns=60 * 10**9)
-    switch.send(2, ethernet(MAC_B, src=MAC_C))
+    forward_all(c, names, MAC_B)
+    configure(c, names, max_timeout_ns=SHORT, ack_timeout_ns=60 * 10**9)
+    send(switch, 2, ethernet(MAC_B, src=MAC_C))
     first = c.next("digest")
     assert first.digest.digest_id == digest_id(names) and first.digest.list_id == 1
     assert learned(first) == [(b"\xcc", b"\x02")]
     # unacknowledged: the same sample is not sent again, a new one is
-    switch.send(2, ethernet(MAC_B, src=MAC_C))
-    switch.send(3, ethernet(MAC_B, src=MAC_A))
+    send(switch, 2, ethernet(MAC_B, src=MAC_C))
+    send(switch, 3, ethernet(MAC_B, src=MAC_A))
     second = c.next("digest")
     assert learned(second) == [(b"\xaa", b"\x03")]
     c.send(p4runtime_pb2.StreamMessageRequest(digest_ack=p4runtime_pb2.DigestListAck(
         digest_id=digest_id(names), list_id=1)))
-    # The server handles stream messages in order: once an empty one is answered
-    # (with a stream error), the ack has been applied.
-    c.send(p4runtime_pb2.StreamMessageRequest())
-    c.next("error")
-    switch.send(2, ethernet(MAC_B, src=MAC_C))
+    # The server handles stream messages in order: once a PacketOut sent after the
+    # ack comes out of its port, the ack has been applied.
+    probe = ethernet(MAC_B, payload=b"probe")
+    c.packet_out(probe, m1=b"\x07")
+    assert switch.next_frame() == (7, probe)
+    send(switch, 2, ethernet(MAC_B, src=MAC_C))
     third = c.next("digest")
     assert learned(third) == [(b"\xcc", b"\x02")] and third.digest.list_id == 3
 
 
+@pytest.mark.embedded_only("PI counts a list's samples only while ack_timeout_ns > 0")
 def test_samples_are_batched_up_to_max_list_size(loaded):
     switch, c, names = loaded
+    forward_all(c, names, MAC_B)
     configure(c, names, max_timeout_ns=3600 * 10**9, max_list_size=3)
     for src in (1, 2, 3):
-        switch.send(1, ethernet(MAC_B, src=src))
+        send(switch, 1, ethernet(MAC_B, src=src))
     message = c.next("digest")
     assert [s for s, _ in learned(message)] == [b"\x01", b"\x02", b"\x03"]
 
 
 def test_samples_wait_at_most_max_timeout(loaded):
     switch, c, names = loaded
+    forward_all(c, names, MAC_B)
     configure(c, names, max_timeout_ns=50 * 10**6, max_list_size=100)
-    switch.send(1, ethernet(MAC_B, src=7))
+    send(switch, 1, ethernet(MAC_B, src=7))
     assert learned(c.next("digest")) == [(b"\x07", b"\x01")]
 
 
+@pytest.mark.embedded_only("BMv2 buffers samples taken before the DigestEntry and sends them "
+                            "once it exists")
 def test_no_digest_without_a_digest_entry(loaded):
     switch, c, names = loaded
-    switch.send(1, ethernet(MAC_B, src=MAC_C))  # dropped: not configured
+    forward_all(c, names, MAC_B)
+    send(switch, 1, ethernet(MAC_B, src=MAC_C))  # dropped: not configured
+    configure(c, names, max_timeout_ns=SHORT)
+    send(switch, 1, ethernet(MAC_B, src=MAC_A))
+    assert learned(c.next("digest")) == [(b"\xaa", b"\x01")]
+
+
+@pytest.mark.embedded_only("BMv2 takes max_timeout_ns 0 as 'no timeout' and waits for 1024 "
+                            "samples")
+def test_zero_max_timeout_sends_each_sample_at_once(loaded):
+    switch, c, names = loaded
+    forward_all(c, names, MAC_B)
     configure(c, names, max_timeout_ns=0)
-    switch.send(1, ethernet(MAC_B, src=MAC_A))
+    send(switch, 1, ethernet(MAC_B, src=MAC_A))
     assert learned(c.next("digest")) == [(b"\xaa", b"\x01")]
 
 

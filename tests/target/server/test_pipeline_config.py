@@ -75,6 +75,7 @@ def test_commit_without_save_is_refused(switch, features):
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
+@pytest.mark.embedded_only("PI replays indexed counters with INSERT, which it refuses itself")
 def test_reconcile_keeps_the_forwarding_state(switch, features):
     c = switch.controller()
     c.set_pipeline(features.p4info, features.json)
