@@ -1,10 +1,11 @@
 """Measure the P4Runtime programming rate of the embedded switch (not a test).
 
     .venv/bin/python tests/target/server/bench_write_rate.py [--entries N] [--batch B]
+                                                            [--target embedded|bmv2]
 
-Starts ``p4lb-switch`` as its own process (so the client does not share its
-interpreter), pushes srv_features, then times: one Write of N exact entries
-in batches of B, and N / 10 entries written one per request. The requests are
+Starts the switch as its own process (p4lb-switch, or simple_switch_grpc with
+--target bmv2), pushes srv_features, then times: N exact entries written in
+batches of B, and N / 10 entries written one per request. The requests are
 serialized before the clock starts: the figure is the switch's, not the cost
 of building protobuf messages in the client.
 """
@@ -12,9 +13,6 @@ of building protobuf messages in the client.
 from __future__ import annotations
 
 import argparse
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,13 +26,9 @@ sys.path.insert(0, str(HERE))
 
 from p4rt_client import Controller, P4Names, load_p4info  # noqa: E402
 
+from target.launch import SwitchProcess  # noqa: E402
+
 BUILD = ROOT / "tests" / "target" / "p4" / "build"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serialized_batches(names: P4Names, first: int, count: int, batch: int) -> list[bytes]:
@@ -58,16 +52,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--target", choices=["embedded", "bmv2"], default="embedded")
     args = parser.parse_args()
     p4info = load_p4info(BUILD / "srv_features.p4info.txt")
     names = P4Names(p4info)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "target.main", "--no-p4",
-                             "--grpc-server-addr", f"127.0.0.1:{port}"],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        proc.stdout.readline()  # "Server listening on ..."
-        c = Controller(f"127.0.0.1:{port}")
+    with SwitchProcess(None, target=args.target) as switch:
+        c = Controller(switch.grpc_addr)
         c.set_pipeline(p4info, (BUILD / "srv_features.json").read_bytes())
         write = c.channel.unary_unary("/p4.v1.P4Runtime/Write")
         batches = serialized_batches(names, 1, args.entries, args.batch)
@@ -81,12 +71,9 @@ def main() -> None:
             write(data)
         single = time.perf_counter() - start
         c.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait()
-    print(f"batched ({args.batch}/request): {args.entries} entries in {batched:.2f} s = "
+    print(f"{args.target}: {args.entries} entries, {args.batch} per request: {batched:.2f} s = "
           f"{args.entries / batched:,.0f} entries/s")
-    print(f"one per request: {len(singles)} entries in {single:.2f} s = "
+    print(f"{args.target}: {len(singles)} entries, one per request: {single:.2f} s = "
           f"{len(singles) / single:,.0f} entries/s")
 
 
