@@ -193,7 +193,11 @@ class FlowLearner:
 
     def install(self, flows: dict[FlowKey, int]) -> None:
         with self._io:
-            self._install(flows)
+            # Checked again under the write lock: a flush that removed the AS
+            # may have run since the digest was first looked at.
+            live = {k: a for k, a in flows.items() if self._is_live_as(k.vip_id, a)}
+            if live:
+                self._install(live)
 
     def _install(self, flows: dict[FlowKey, int]) -> None:
         timeout_ns = self._timeout_s() * 1_000_000_000

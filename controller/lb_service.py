@@ -129,6 +129,8 @@ class LbService:
         self.state_path = state_path
         self.config = load_state(state_path) if state_path else LbConfig()
         self._lock = threading.RLock()
+        self._live_pairs: frozenset[tuple[int, int]] = frozenset()
+        self._update_live_pairs()
         self.dataplane = LbDataPlane(
             p4info, device_config, election_id,
             timeout_s=lambda: self.config.conf.timeout,
@@ -151,9 +153,14 @@ class LbService:
     # --- flow tracking feedback ------------------------------------------------------
 
     def _is_live_as(self, vip_id: int, as_id: int) -> bool:
-        with self._lock:
-            found = self.config.as_by_id(as_id)
-            return found is not None and found[0].vip_id == vip_id and found[1].live
+        # Lock-free on purpose: the flow learner asks while holding its write
+        # lock, which a command holding self._lock may be waiting for.
+        return (vip_id, as_id) in self._live_pairs
+
+    def _update_live_pairs(self) -> None:
+        self._live_pairs = frozenset(
+            (v.vip_id, a.as_id) for v in self.config.vips() for a in v.ases.values() if a.live
+        )
 
     def _on_flows_gone(self, gone: list[tuple[int, int]]) -> None:
         with self._lock:
@@ -196,6 +203,7 @@ class LbService:
 
     def _commit(self) -> SyncReport:
         """Saves the configuration and pushes it to the switches."""
+        self._update_live_pairs()
         if self.state_path is not None:
             save_atomically(self.state_path, to_json(self.config))
         report = self.dataplane.apply(plan_from_config(self.config))
@@ -226,6 +234,8 @@ class LbService:
             command.apply(self.config)
         except LbConfigError as e:
             raise CommandError(str(e)) from e
+        # No new flow may be pinned to what this command removed, from here on.
+        self._update_live_pairs()
         # Flows go before the encap entries they point to are removed.
         if flush_as:
             self.dataplane.learner.flush(lambda _k, as_id: as_id in flush_as)

@@ -74,7 +74,8 @@ class FlowsStickThroughAsChanges(LbBalancingTest):
         self.wait_flows("flow4", 100)  # every digest learned before the flush
         # `lb flush vip` forgets the flows: they are re-balanced, none to the drained AS.
         self.cmd(f"lb flush vip {VIP}/32")
-        assert self.switch.table("flow4") == []
+        left = self.switch.table("flow4")
+        assert left == [], (left, self.cmd(f"show lb flows vip {VIP}/32"))
         moved = {self.served_by(syn(sport)) for sport in range(30000, 30040)}
         assert SERVERS[1] not in moved
 
