@@ -18,7 +18,6 @@ from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2
 
 from target.p4runtime.errors import (
-    P4RuntimeError,
     failed_precondition,
     invalid,
     not_found,
@@ -183,5 +182,3 @@ class Arbitration:
                 arb.status.message = "Is backup"
         conn.send(message)
 
-
-__all__ = ["Arbitration", "StreamConnection", "ElectionId", "election_id_of", "P4RuntimeError"]

@@ -9,7 +9,7 @@ form: the shortest string, one byte at least.
 
 from __future__ import annotations
 
-from target.p4runtime.errors import P4RuntimeError, invalid, unimplemented
+from target.p4runtime.errors import invalid, unimplemented
 
 
 def to_int(value: bytes, bitwidth: int, what: str) -> int:
@@ -27,23 +27,15 @@ def to_bytes(number: int) -> bytes:
     return number.to_bytes((number.bit_length() + 7) // 8 or 1, "big")
 
 
-def to_bytes_width(number: int, bitwidth: int) -> bytes:
-    """``number`` on exactly ceil(bitwidth / 8) bytes (for packet headers)."""
-    return number.to_bytes((bitwidth + 7) // 8, "big")
-
-
 def to_port(value: bytes, what: str) -> int:
     """A port given as bytes (``Replica.port``); PI refuses empty, > 4 bytes and <= 0."""
     if not value:
         raise invalid(f"{what}: port must not be the empty string")
     if len(value) > 4:
         raise unimplemented(f"{what}: got a port of {len(value)} bytes, only 4 are supported")
-    port = int.from_bytes(value, "big", signed=True) if len(value) == 4 else int.from_bytes(
-        value, "big"
-    )
+    # PI reads the bytes into a signed 32-bit port: 4 bytes with the top bit set are < 0
+    port = int.from_bytes(value, "big", signed=len(value) == 4)
     if port <= 0:
         raise invalid(f"{what}: port must be positive, got {port}")
     return port
 
-
-__all__ = ["P4RuntimeError", "to_int", "to_bytes", "to_bytes_width", "to_port"]
