@@ -11,6 +11,7 @@ only the stream that sent the update is answered.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -24,6 +25,8 @@ from target.p4runtime.errors import (
     permission_denied,
     resource_exhausted,
 )
+
+log = logging.getLogger(__name__)
 
 ElectionId = tuple[int, int] | None  # (high, low); None when the field is unset
 
@@ -159,6 +162,9 @@ class Arbitration:
     # --- notifications (lock held) --------------------------------------------
 
     def _notify_all(self, role: str) -> None:
+        primary = self._primary(role)
+        log.info("role '%s': primary is now %s", role,
+                 _format(primary.election_id) if primary is not None else "none")
         for conn in self._roles.get(role, ()):
             self._notify(conn)
 

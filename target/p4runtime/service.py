@@ -63,6 +63,8 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
         except P4RuntimeError as e:
             context.abort(e.grpc_code(), e.message)
         status = batch_status(results)
+        log.debug("Write: %d updates, %s", len(results),
+                  status.message if status is not None else "all applied")
         if status is not None:
             context.set_trailing_metadata(((STATUS_DETAILS_KEY, status.SerializeToString()),))
             context.set_code(grpc.StatusCode.UNKNOWN)
@@ -93,7 +95,10 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             self.device.arbitration.check_writer(request.role, election_id_of(request))
             self.device.set_pipeline(request.action, request.config)
         except P4RuntimeError as e:
+            log.warning("SetForwardingPipelineConfig refused: %s", e)
             context.abort(e.grpc_code(), e.message)
+        log.info("SetForwardingPipelineConfig %s done",
+                 p4runtime_pb2.SetForwardingPipelineConfigRequest.Action.Name(request.action))
         return p4runtime_pb2.SetForwardingPipelineConfigResponse()
 
     def GetForwardingPipelineConfig(self, data: bytes, context):  # noqa: N802
