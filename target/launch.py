@@ -80,6 +80,7 @@ class SwitchProcess:
         )
         deadline = time.monotonic() + timeout
         channel = grpc.insecure_channel(self.grpc_addr)
+        ready = grpc.channel_ready_future(channel)
         try:
             while True:
                 if self.proc.poll() is not None:
@@ -87,13 +88,15 @@ class SwitchProcess:
                         f"switch exited with {self.proc.returncode}: {' '.join(self.command())}"
                     )
                 try:
-                    grpc.channel_ready_future(channel).result(timeout=0.5)
+                    ready.result(timeout=0.5)
                     return self
                 except grpc.FutureTimeoutError:
                     if time.monotonic() > deadline:
                         self.stop()
                         raise TimeoutError(f"switch gRPC not ready on {self.grpc_addr}") from None
         finally:
+            # Stop the future's polling before the channel goes away under it.
+            ready.cancel()
             channel.close()
 
     def stop(self) -> int | None:
