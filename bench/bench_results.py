@@ -117,11 +117,11 @@ def render_table(run: BenchRun) -> str:
     out = []
     for figure in dict.fromkeys(r.figure for r in run.rows):
         rows = [r for r in run.rows if r.figure == figure]
-        names = {r.baseline_name for r in rows}
+        names = {r.baseline_name for r in rows if r.baseline is not None}
         shared = names.pop() if len(names) == 1 else None
         lines = []
         for r in rows:
-            notes = [] if shared else [f"vs {r.baseline_name}"]
+            notes = [] if shared and r.baseline_name == shared else [f"vs {r.baseline_name}"]
             notes += [r.note] if r.note else []
             unit = r.unit + ("" if r.higher_is_better else ", lower is better")
             lines.append([r.case, format_number(r.value), format_number(r.baseline),

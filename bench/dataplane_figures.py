@@ -18,6 +18,8 @@ balancer costs against the cheapest forwarding the switch can do.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +92,29 @@ def start_reference(switch: SwitchProcess) -> None:
         session.stop()
 
 
+def harness_ceiling(frames: list[bytes], seconds: float, workdir: Path) -> RateResult:
+    """Packets/s through bench.wire_echo: the harness with no switch behind it."""
+    address = f"ipc://{workdir}/echo.ipc"
+    proc = subprocess.Popen([sys.executable, "-m", "bench.wire_echo", address], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    wire = None
+    try:
+        if not proc.stdout.readline().startswith("listening"):
+            raise RuntimeError(f"bench.wire_echo did not start (exit code {proc.poll()})")
+        wire = PacketWire(address)
+        measure_rate(wire, CLIENT_PORT, frames, seconds / 4)  # warm up
+        return measure_rate(wire, CLIENT_PORT, frames, seconds)
+    finally:
+        if wire is not None:
+            wire.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def measure(run: BenchRun, plan: DataplanePlan, use_bmv2: bool, workdir: Path,
             progress=print) -> None:
     frames = traffic(plan)
@@ -97,6 +122,9 @@ def measure(run: BenchRun, plan: DataplanePlan, use_bmv2: bool, workdir: Path,
     if not use_bmv2 and not REFERENCE_JSON.exists():
         raise FileNotFoundError(f"{REFERENCE_JSON} is not built (make p4) and BMv2 is not "
                                 "installed: no baseline for the data-plane figure")
+    # Before any switch runs: the harness alone.
+    ceiling = {size: harness_ceiling(frames[(size, "established")], plan.seconds / 2, workdir)
+               for size in plan.frame_sizes}
     results: dict[str, dict[tuple[int, str], RateResult]] = {"ours": {}, "baseline": {}}
     loads = {}
     with ExitStack() as stack:
@@ -133,10 +161,16 @@ def measure(run: BenchRun, plan: DataplanePlan, use_bmv2: bool, workdir: Path,
         ))  # fmt: skip
         details.append({"frame_bytes": case[0], "flows": case[1],
                         "ours": vars(ours), "baseline": vars(base)})
+    for size, r in ceiling.items():
+        run.add(Row("dataplane", f"{size} B frames, harness ceiling", "packets/s",
+                    r.packets_per_s, None, "none (context)",
+                    note="a Python peer echoing every frame: figures near it are bound by "
+                         "the harness, not the switch"))
     run.details["dataplane"] = {
         "state": vars(plan.size),
         "baseline": baseline_name,
         "state_load_s": {side: s.seconds for side, s in loads.items()},
         "state_entries": {side: s.config_entries + len(s.flows) for side, s in loads.items()},
         "cases": details,
+        "harness_ceiling": {size: vars(r) for size, r in ceiling.items()},
     }

@@ -19,6 +19,9 @@ import pynng
 
 from tests.integration.lb_fixture import NN_HEADER, NN_PACKET_IN, NN_PACKET_OUT, PacketWire
 
+# Far below a Unix socket's default buffer (~200 KB, less after per-message overhead).
+WINDOW_BYTES = 48 * 1024
+
 
 @dataclass(frozen=True)
 class RateResult:
@@ -45,12 +48,17 @@ def measure_rate(
     """Sends frames round-robin for `seconds` or `count` frames, counting those that come out.
 
     A frame still inside after `stall_s` without any output is taken as lost.
+    The window also holds at most WINDOW_BYTES of frames: the sender does not
+    read while it fills the window, and a peer that blocks on sending to it
+    (BMv2, the echo peer) would otherwise fill the socket buffers both ways
+    and deadlock with it.
     """
     if not frames:
         raise ValueError("no frames to send")
     if count is None and math.isinf(seconds):
         raise ValueError("give seconds or count")
     limit = count if count is not None else math.inf
+    window = max(1, min(window, WINDOW_BYTES // max(len(f) for f in frames)))
     messages = [NN_HEADER.pack(NN_PACKET_IN, port, len(f)) + f for f in frames]
     sock = wire.sock
     saved_timeout = sock.recv_timeout
