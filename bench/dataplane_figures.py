@@ -94,6 +94,7 @@ def start_reference(switch: SwitchProcess) -> None:
 
 def harness_ceiling(frames: list[bytes], seconds: float, workdir: Path) -> RateResult:
     """Packets/s through bench.wire_echo: the harness with no switch behind it."""
+    workdir.mkdir(parents=True, exist_ok=True)
     address = f"ipc://{workdir}/echo.ipc"
     proc = subprocess.Popen([sys.executable, "-m", "bench.wire_echo", address], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
