@@ -29,6 +29,13 @@ spirit of BMv2's src/bm_sim and targets/simple_switch:
 - pipeline.py     simple_switch's packet path: ingress, replication, egress, recirculation
 - switch.py       the SwitchRuntime object: runtime API, lock, ageing thread
 - bench.py        packets/s of the engine on any program (python -m target.engine.bench)
+
+Speed comes from what the generated code avoids: fields are ints in a flat
+list at constant indices; headers go in and out with one ``struct`` call;
+each pipeline is one function (branches rejoin at post-dominators, p4c's
+keyless tables become inlined action bodies); parser states along acyclic
+paths are spliced into one function; the Internet checksum is computed from
+field values without building bytes; ageing uses a deadline heap.
 """
 
 from __future__ import annotations
