@@ -58,7 +58,7 @@ class FlowPlan:
     burst: int = 10_000  # new flows learned, and flows aged
     memory_flows: tuple[int, ...] = (100_000,)
     controller_memory_flows: tuple[int, ...] = (100_000,)
-    wait_s: float = 120.0  # give up waiting for learning/ageing after this
+    wait_s: float = 60.0  # give up waiting for learning/ageing after this (rate of those done)
 
 
 QUICK_PLAN = FlowPlan(burst=1000, memory_flows=(5_000,), controller_memory_flows=(5_000,),

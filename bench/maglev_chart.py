@@ -24,7 +24,9 @@ def _grouped_bars(ax, labels: list[str], series: list[tuple[str, list[float], st
 
 def write_chart(points: list[dict], path: Path, title_note: str = "") -> None:
     """One PNG with three panels; `points` is run.details["maglev"]."""
-    labels = [f"{p['new_len']}/N={p['n']}" for p in points]
+    # '*': VPP's N x 100 replicas outnumber the buckets (see the footnote).
+    labels = [f"{p['new_len']}/N={p['n']}" + ("*" if p["n"] * 100 > p["new_len"] else "")
+              for p in points]
     fig, (load_ax, moved_ax, others_ax) = plt.subplots(1, 3, figsize=(16, 5))
 
     _grouped_bars(load_ax, labels, [
@@ -57,6 +59,10 @@ def write_chart(points: list[dict], path: Path, title_note: str = "") -> None:
 
     fig.suptitle("Maglev tables: ours vs VPP's 100-replica weights, equal weights"
                  + (f" ({title_note})" if title_note else ""))
-    fig.tight_layout()
+    if any(label.endswith("*") for label in labels):
+        fig.text(0.01, 0.01, "* VPP's 100 replicas per AS outnumber the buckets: the first "
+                 "replicas in address order take every bucket, the other ASs get none, and "
+                 "changing one of those moves nothing.", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
