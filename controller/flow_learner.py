@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DIGEST_NAME = "flow_digest_t"
 FLOW_TABLES = {4: "flow4", 6: "flow6"}
 FLOW_ACTION = "use_flow_as"
+STRAY_BATCH = 64
 PROTOCOL_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", 0: "any"}
 
 
@@ -252,11 +253,15 @@ class FlowLearner:
                 u = p4runtime_pb2.Update(type=p4runtime_pb2.Update.DELETE)
                 u.entity.table_entry.CopyFrom(te)
                 strays.append(u)
-        if strays:
+        # Small batches: most strays are re-notifications of entries already
+        # deleted (NOT_FOUND), and one failed batch of thousands carries more
+        # per-update errors than gRPC's 16 KB metadata limit lets through.
+        for start in range(0, len(strays), STRAY_BATCH):
             try:
-                session.write(strays)
+                session.write(strays[start : start + STRAY_BATCH])
             except SwitchError as e:
-                log.warning("deleting idle untracked flows on %s: %s", name, e)
+                if any(code != 5 for _, code, _ in e.errors) or not e.errors:
+                    log.warning("deleting idle untracked flows on %s: %s", name, e)
         self._remove(keys, [session], aged=True)
 
     # --- drain and flush ---------------------------------------------------------
