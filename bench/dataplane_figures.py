@@ -38,6 +38,7 @@ from bench.lb_state import (
 from bench.packet_rate import RateResult, measure_rate
 from bench.switch_pair import BMV2, BMV2_NAME, EMBEDDED, running_switch
 from controller.p4_schema import DecodedEntry, P4Schema
+from controller.p4runtime_wire import EntryCodec
 from controller.switch_session import SwitchAddress, SwitchSession
 from target.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON, PacketWire
@@ -84,10 +85,8 @@ def start_reference(switch: SwitchProcess) -> None:
             raise TimeoutError(f"no P4Runtime session to {switch.grpc_addr}")
         schema = P4Schema(info)
         mac = int(LB_MAC.replace(":", ""), 16)
-        update = p4runtime_pb2.Update(type=p4runtime_pb2.Update.INSERT)
-        update.entity.table_entry.CopyFrom(
-            schema.encode_entry(DecodedEntry("dmac", (mac,), "forward", (SERVER_PORT,))))
-        session.write([update])
+        session.write([EntryCodec(schema).update(
+            p4runtime_pb2.Update.INSERT, DecodedEntry("dmac", (mac,), "forward", (SERVER_PORT,)))])
     finally:
         session.stop()
 

@@ -15,7 +15,7 @@ the switch's idle sweep period (about 1 s on BMv2 and ours). Baseline:
 deleting the learned burst at once (the path of ``lb as ... del flush``).
 
 Memory: RSS delta of a fresh switch process after N flow4 entries are
-written (pre-serialized, bench/entry_bytes.py), at N = 100k (and 1M in full
+written (encoded as the controller does), at N = 100k (and 1M in full
 mode), ours against BMv2; and of the controller per flow
 (bench/controller_memory.py, in a child process), against the switch's.
 """
@@ -181,7 +181,7 @@ def switch_memory(target: str, counts: tuple[int, ...], workdir: Path, progress=
                                  sport, VIP_PORT)] = 1 + i % 1000
                 entries = [flow_entry(k, a) for k, a in keys.items()]
                 del keys
-                write_s = write_entries(switch, entries, idle_timeout_ns=3600 * 10**9)
+                write_s = write_entries(session, entries, idle_timeout_ns=3600 * 10**9)
                 written = count
                 time.sleep(0.5)
                 delta = rss_bytes(switch.proc.pid) - before

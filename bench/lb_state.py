@@ -21,7 +21,6 @@ from pathlib import Path
 
 from p4.v1 import p4runtime_pb2
 
-from bench.entry_bytes import EntryEncoder, RawWriter, write_requests
 from controller import cli_grammar
 from controller.flow_learner import FLOW_ACTION, FLOW_TABLES, FlowKey
 from controller.lb_config_document import to_json
@@ -30,6 +29,7 @@ from controller.lb_model import LbConfig
 from controller.lb_service import LbService, plan_from_config, save_atomically
 from controller.lb_tables import bucket_owners, desired_entries
 from controller.p4_schema import DecodedEntry, P4Schema
+from controller.p4runtime_wire import EntryCodec
 from controller.switch_session import SwitchAddress, SwitchSession
 from target.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON, lb_p4info
@@ -171,19 +171,14 @@ def flow_entry(key: FlowKey, as_id: int) -> DecodedEntry:
     return DecodedEntry(FLOW_TABLES[key.family], key.table_key(), FLOW_ACTION, (as_id,))
 
 
-def write_entries(switch: SwitchProcess, entries: list[DecodedEntry], idle_timeout_ns: int = 0,
-                  kind: int = INSERT, election_id: int = 1) -> float:
-    """Writes entries with pre-encoded batches while a session is primary; returns seconds."""
-    schema = P4Schema(lb_p4info())
-    encoder = EntryEncoder(schema)
+def write_entries(session: SwitchSession, entries: list[DecodedEntry],
+                  idle_timeout_ns: int = 0, kind: int = INSERT) -> float:
+    """Writes entries through a primary session, encoded as the controller encodes
+    them; returns seconds."""
+    codec = EntryCodec(P4Schema(lb_p4info()))
     start = time.perf_counter()
-    updates = [encoder.update(kind, e, idle_timeout_ns if e.table in FLOW_TABLE_NAMES else 0)
-               for e in entries]
-    writer = RawWriter(switch.grpc_addr)
-    try:
-        writer.write(write_requests(updates, election_id))
-    finally:
-        writer.close()
+    session.write([codec.update(kind, e, idle_timeout_ns if e.table in FLOW_TABLE_NAMES else 0)
+                   for e in entries])
     return time.perf_counter() - start
 
 
@@ -202,8 +197,8 @@ def load_state(switch: SwitchProcess, size: LbStateSize, workdir: Path) -> Loade
     flows = tracked_flows(config, size.flows, size.vips)
     session = primary_session(switch)
     try:
-        seconds = write_entries(switch, entries)
-        seconds += write_entries(switch, [flow_entry(k, a) for k, a in flows.items()],
+        seconds = write_entries(session, entries)
+        seconds += write_entries(session, [flow_entry(k, a) for k, a in flows.items()],
                                  idle_timeout_ns=config.conf.timeout * 1_000_000_000)
     finally:
         session.stop()

@@ -23,6 +23,13 @@ from dataclasses import dataclass, field
 from p4.v1 import p4runtime_pb2
 
 from controller.p4_schema import DecodedEntry, P4Schema
+from controller.p4runtime_wire import (
+    DigestBatch,
+    EntryCodec,
+    IdleTimeoutBatch,
+    WireError,
+    table_entry_update,
+)
 from controller.switch_session import SwitchError, SwitchSession
 
 log = logging.getLogger(__name__)
@@ -92,6 +99,7 @@ class FlowLearner:
         on_flows_gone: Callable[[list[tuple[int, int]]], None] | None = None,
     ) -> None:
         self.schema = schema
+        self.codec = EntryCodec(schema)
         self._timeout_s = timeout_s
         self._is_live_as = is_live_as  # (vip_id, as_id) -> may a new flow be pinned there?
         self._on_flows_gone = on_flows_gone  # [(vip_id, as_id)] whose flows went away
@@ -105,6 +113,7 @@ class FlowLearner:
         self.learned = 0
         self.aged = 0
         self.install_failures = 0
+        self.bad_messages = 0  # digests / notifications that could not be decoded
 
     # --- switches --------------------------------------------------------------
 
@@ -142,7 +151,12 @@ class FlowLearner:
         on_switch: dict[FlowKey, int] = {}
         for table in FLOW_TABLES.values():
             for te in session.read_table(self.schema.table(table).id):
-                key, as_id = flow_from_entry(self.schema.decode_entry(te))
+                try:
+                    key, as_id = flow_from_entry(self.codec.decode(te))
+                except (WireError, ValueError) as e:
+                    self.bad_messages += 1
+                    log.warning("switch %s holds an unreadable flow entry: %s", name, e)
+                    continue
                 on_switch[key] = as_id
         with self._io:
             with self._lock:
@@ -171,16 +185,17 @@ class FlowLearner:
 
     # --- stream events -----------------------------------------------------------
 
-    def handle_digest(self, session: SwitchSession, digest: p4runtime_pb2.DigestList) -> None:
+    def handle_digest(self, session: SwitchSession, digest: DigestBatch) -> None:
         ack = p4runtime_pb2.StreamMessageRequest()
         ack.digest_ack.digest_id = digest.digest_id
         ack.digest_ack.list_id = digest.list_id
         session.send(ack)
         new: dict[FlowKey, int] = {}
-        for data in digest.data:
+        for members in digest.structs:
             try:
-                key, as_id = flow_from_digest_struct(list(m.bitstring for m in data.struct.members))
+                key, as_id = flow_from_digest_struct(members)
             except ValueError as e:
+                self.bad_messages += 1
                 log.warning("switch %s sent a bad digest: %s", session.address, e)
                 continue
             with self._lock:
@@ -225,22 +240,23 @@ class FlowLearner:
                         self._flows[key].switches.add(name)
         self.learned += len(flows)
 
-    def _flow_update(self, key: FlowKey, as_id: int, timeout_ns: int) -> p4runtime_pb2.Update:
+    def _flow_update(self, key: FlowKey, as_id: int, timeout_ns: int) -> bytes:
         entry = DecodedEntry(FLOW_TABLES[key.family], key.table_key(), FLOW_ACTION, (as_id,))
-        update = p4runtime_pb2.Update(type=p4runtime_pb2.Update.INSERT)
-        update.entity.table_entry.CopyFrom(self.schema.encode_entry(entry, timeout_ns))
-        return update
+        return self.codec.update(p4runtime_pb2.Update.INSERT, entry, timeout_ns)
 
-    def handle_idle_timeout(
-        self, session: SwitchSession, note: p4runtime_pb2.IdleTimeoutNotification
-    ) -> None:
+    def handle_idle_timeout(self, session: SwitchSession, note: IdleTimeoutBatch) -> None:
         keys = []
         strays = []
         name = str(session.address)
-        for te in note.table_entry:
+        for te in note.table_entries:
             try:
-                key, _ = flow_from_entry(self.schema.decode_entry(te))
-            except (KeyError, ValueError):
+                entry = self.codec.decode(te)
+                if entry.table not in FLOW_TABLES.values():
+                    raise ValueError(f"idle notification for table {entry.table}")
+                key, _ = flow_from_entry(entry)
+            except ValueError as e:  # WireError included
+                self.bad_messages += 1
+                log.warning("switch %s: bad idle notification: %s", name, e)
                 continue
             with self._lock:
                 rec = self._flows.get(key)
@@ -250,9 +266,7 @@ class FlowLearner:
             else:
                 # Not ours (e.g. written by an earlier controller that crashed
                 # mid-install): the switch says it is idle, so it goes.
-                u = p4runtime_pb2.Update(type=p4runtime_pb2.Update.DELETE)
-                u.entity.table_entry.CopyFrom(te)
-                strays.append(u)
+                strays.append(table_entry_update(p4runtime_pb2.Update.DELETE, te))
         # Small batches: most strays are re-notifications of entries already
         # deleted (NOT_FOUND), and one failed batch of thousands carries more
         # per-update errors than gRPC's 16 KB metadata limit lets through.
@@ -295,9 +309,7 @@ class FlowLearner:
                     if rec is not None and name in rec.switches:
                         entry = DecodedEntry(FLOW_TABLES[key.family], key.table_key(), FLOW_ACTION,
                                              (rec.as_id,))
-                        u = p4runtime_pb2.Update(type=p4runtime_pb2.Update.DELETE)
-                        u.entity.table_entry.CopyFrom(self.schema.table_key(entry))
-                        deletes.append(u)
+                        deletes.append(self.codec.update(p4runtime_pb2.Update.DELETE, entry))
                         rec.switches.discard(name)
             try:
                 session.write(deletes)

@@ -31,6 +31,13 @@ from controller.lb_tables import (
     entry_id,
 )
 from controller.p4_schema import DecodedEntry, P4Schema
+from controller.p4runtime_wire import (
+    DigestBatch,
+    IdleTimeoutBatch,
+    MalformedStreamMessage,
+    StreamMessage,
+    WireError,
+)
 from controller.switch_session import SwitchAddress, SwitchError, SwitchSession
 
 log = logging.getLogger(__name__)
@@ -54,18 +61,6 @@ class SyncReport:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _updates(
-    schema: P4Schema, kind: int, entries: list[DecodedEntry], key_only: bool = False
-) -> list[p4runtime_pb2.Update]:
-    out = []
-    for e in entries:
-        u = p4runtime_pb2.Update(type=kind)
-        te = schema.table_key(e) if key_only else schema.encode_entry(e)
-        u.entity.table_entry.CopyFrom(te)
-        out.append(u)
-    return out
-
-
 class LbDataPlane:
     """The switches of one load balancer, programmed identically."""
 
@@ -83,6 +78,7 @@ class LbDataPlane:
         self.device_config = device_config
         self.election_id = election_id
         self.learner = FlowLearner(self.schema, timeout_s, is_live_as, on_flows_gone)
+        self.codec = self.learner.codec
         self.sessions: dict[str, SwitchSession] = {}
         self._installed: dict[str, dict[EntryId, DecodedEntry]] = {}
         self._plan: DataPlanePlan | None = None
@@ -126,17 +122,26 @@ class LbDataPlane:
         installed: dict[EntryId, DecodedEntry] = {}
         for table in tables:
             for te in session.read_table(self.schema.table(table).id):
-                e = self.schema.decode_entry(te)
+                try:
+                    e = self.codec.decode(te)
+                except WireError as err:
+                    # Left out of `installed`: the next apply() writes the
+                    # entry again, and the switch says what it makes of it.
+                    log.warning("switch %s: unreadable %s entry: %s", session.address, table,
+                                err)
+                    continue
                 installed[entry_id(e)] = e
         return installed
 
-    def _on_stream_message(
-        self, session: SwitchSession, msg: p4runtime_pb2.StreamMessageResponse
-    ) -> None:
-        if msg.HasField("digest"):
-            self.learner.handle_digest(session, msg.digest)
-        elif msg.HasField("idle_timeout_notification"):
-            self.learner.handle_idle_timeout(session, msg.idle_timeout_notification)
+    def _on_stream_message(self, session: SwitchSession, msg: StreamMessage) -> None:
+        if isinstance(msg, DigestBatch):
+            self.learner.handle_digest(session, msg)
+        elif isinstance(msg, IdleTimeoutBatch):
+            self.learner.handle_idle_timeout(session, msg)
+        elif isinstance(msg, MalformedStreamMessage):
+            self.learner.bad_messages += 1
+            log.warning("switch %s sent a malformed stream message (%d bytes): %s",
+                        session.address, msg.size, msg.reason)
 
     # --- configuration -------------------------------------------------------------
 
@@ -195,8 +200,8 @@ class LbDataPlane:
                 if phase or phase_mod:
                     self._write_phase(
                         session, installed, table,
-                        _updates(self.schema, insert, phase)
-                        + _updates(self.schema, modify, phase_mod),
+                        [self.codec.update(insert, e) for e in phase]
+                        + [self.codec.update(modify, e) for e in phase_mod],
                     )  # fmt: skip
                     for e in phase + phase_mod:
                         installed[entry_id(e)] = e
@@ -205,7 +210,7 @@ class LbDataPlane:
                 if phase:
                     self._write_phase(
                         session, installed, table,
-                        _updates(self.schema, p4runtime_pb2.Update.DELETE, phase, key_only=True),
+                        [self.codec.update(p4runtime_pb2.Update.DELETE, e) for e in phase],
                     )  # fmt: skip
                     for e in phase:
                         installed.pop(entry_id(e), None)
@@ -216,7 +221,7 @@ class LbDataPlane:
         session: SwitchSession,
         installed: dict[EntryId, DecodedEntry],
         table: str,
-        updates: list[p4runtime_pb2.Update],
+        updates: list[bytes],
     ) -> None:
         """Writes one table's updates; on failure, re-learns that table from the switch
         so the next apply() repairs exactly what is wrong."""

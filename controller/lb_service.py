@@ -279,6 +279,9 @@ class LbService:
             text = render_show_lb(self.config, len(learner))
             drops = self._read_counters().get("drop_counter", {})
             lines = [f" drops {DROP_REASONS[i]}: {p}" for i, (_b, p) in sorted(drops.items()) if p]
+            lines.append(f" flows learned {learner.learned}, aged {learner.aged}, install "
+                         f"failures {learner.install_failures}, undecodable switch messages "
+                         f"{learner.bad_messages}")
             lines += [
                 f" switch {name}: {'connected' if s.connected.is_set() else 'connecting'}"
                 for name, s in self.dataplane.sessions.items()

@@ -10,6 +10,10 @@ the owner can replay its state.
 p4runtime-shell's P4RuntimeClient is not used here: it exits the process
 when arbitration fails and has no reconnect, which a daemon cannot accept.
 Its P4Info lookup is used (p4_schema).
+
+Writes, table reads and the stream's digests and idle notifications travel
+as wire bytes (p4runtime_wire); the generated messages are too slow with the
+pure-Python protobuf for flow rates.
 """
 
 from __future__ import annotations
@@ -19,13 +23,21 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import grpc
 from google.rpc import code_pb2, status_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
+
+from controller.p4runtime_wire import (
+    StreamMessage,
+    WireError,
+    parse_stream_message,
+    read_response_table_entries,
+    write_request,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +96,7 @@ class SwitchSession:
         device_config: bytes,
         election_id: int = 1,
         on_ready: Callable[[SwitchSession, bool], None] | None = None,
-        on_stream_message: Callable[[SwitchSession, p4runtime_pb2.StreamMessageResponse], None]
-        | None = None,
+        on_stream_message: Callable[[SwitchSession, StreamMessage], None] | None = None,
     ) -> None:
         self.address = address
         self.p4info = p4info
@@ -145,9 +156,18 @@ class SwitchSession:
     def _session_once(self) -> None:
         self._channel = grpc.insecure_channel(self.address.grpc_addr)
         self._stub = p4runtime_pb2_grpc.P4RuntimeStub(self._channel)
+        # The same RPCs with bytes in or out (see p4runtime_wire).
+        self._write_bytes = self._channel.unary_unary("/p4.v1.P4Runtime/Write")
+        self._read_bytes = self._channel.unary_stream(
+            "/p4.v1.P4Runtime/Read",
+            request_serializer=p4runtime_pb2.ReadRequest.SerializeToString)
+        self._stream = self._channel.stream_stream(
+            "/p4.v1.P4Runtime/StreamChannel",
+            request_serializer=p4runtime_pb2.StreamMessageRequest.SerializeToString,
+            response_deserializer=parse_stream_message)
         self._out = queue.Queue()
         self._send_arbitration()
-        stream = self._stub.StreamChannel(self._requests(self._out))
+        stream = self._stream(self._requests(self._out))
         reader = threading.Thread(target=self._read_stream, args=(stream,), daemon=True)
         reader.start()
         if not self._primary.wait(5):
@@ -180,10 +200,12 @@ class SwitchSession:
         req.arbitration.election_id.low = self.election_id & ((1 << 64) - 1)
         self._out.put(req)
 
-    def _read_stream(self, stream: Iterable[p4runtime_pb2.StreamMessageResponse]) -> None:
+    def _read_stream(self, stream: Iterable[StreamMessage]) -> None:
         try:
             for msg in stream:
-                if msg.HasField("arbitration"):
+                if isinstance(msg, p4runtime_pb2.StreamMessageResponse) and msg.HasField(
+                    "arbitration"
+                ):
                     if msg.arbitration.status.code == code_pb2.OK:
                         self._primary.set()
                     else:
@@ -241,17 +263,18 @@ class SwitchSession:
 
     # --- writes and reads ----------------------------------------------------
 
-    def write(self, updates: list[p4runtime_pb2.Update]) -> None:
-        """Writes updates in batches; raises SwitchError listing every failed update."""
+    def write(self, updates: Sequence[bytes | p4runtime_pb2.Update]) -> None:
+        """Writes updates (serialized, or messages) in batches; raises SwitchError
+        listing every failed update."""
         if not self._writable.is_set() or self._stub is None:
             raise SwitchError(f"switch {self.address} is not connected")
         failures: list[tuple[int, int, str]] = []
         for start in range(0, len(updates), WRITE_BATCH):
-            req = p4runtime_pb2.WriteRequest(device_id=self.address.device_id)
-            self._set_election(req.election_id)
-            req.updates.extend(updates[start : start + WRITE_BATCH])
+            batch = [u if isinstance(u, bytes) else u.SerializeToString()
+                     for u in updates[start : start + WRITE_BATCH]]
+            req = write_request(batch, self.election_id, self.address.device_id)
             try:
-                self._stub.Write(req, timeout=60)
+                self._write_bytes(req, timeout=60)
             except grpc.RpcError as e:
                 errs = write_errors(e)
                 if not errs:
@@ -277,10 +300,21 @@ class SwitchSession:
             raise SwitchError(f"switch {self.address}: read failed: {e.details()}") from e
         return out
 
-    def read_table(self, table_id: int) -> list[p4runtime_pb2.TableEntry]:
-        ent = p4runtime_pb2.Entity()
-        ent.table_entry.table_id = table_id
-        return [e.table_entry for e in self.read([ent])]
+    def read_table(self, table_id: int) -> list[bytes]:
+        """Every entry of a table, each a serialized TableEntry (EntryCodec.decode)."""
+        if self._stub is None:
+            raise SwitchError(f"switch {self.address} is not connected")
+        req = p4runtime_pb2.ReadRequest(device_id=self.address.device_id)
+        req.entities.add().table_entry.table_id = table_id
+        out: list[bytes] = []
+        try:
+            for resp in self._read_bytes(req, timeout=60):
+                out.extend(read_response_table_entries(resp))
+        except grpc.RpcError as e:
+            raise SwitchError(f"switch {self.address}: read failed: {e.details()}") from e
+        except WireError as e:
+            raise SwitchError(f"switch {self.address}: malformed read response: {e}") from e
+        return out
 
     def read_counter(
         self, counter_id: int, indices: list[int] | None = None

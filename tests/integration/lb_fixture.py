@@ -21,6 +21,7 @@ from controller.lb_service import LbService
 from controller.p4_schema import DecodedEntry, P4Schema
 from controller.switch_session import SwitchAddress
 from target.launch import SwitchProcess
+from tests.p4runtime_messages import entry_from_message
 
 ROOT = Path(__file__).resolve().parents[2]
 LB_JSON = ROOT / "p4src" / "build" / "lb.json"
@@ -80,7 +81,7 @@ class SwitchReader:
         req = p4runtime_pb2.ReadRequest(device_id=self.device_id)
         req.entities.add().table_entry.table_id = self.schema.table(name).id
         return [
-            self.schema.decode_entry(e.table_entry)
+            entry_from_message(self.schema, e.table_entry)
             for resp in self.stub.Read(req)
             for e in resp.entities
         ]

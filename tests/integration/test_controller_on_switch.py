@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 
+from p4.v1 import p4runtime_pb2
 from scapy.layers.inet import GRE, IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
+from controller.p4runtime_wire import parse_stream_message
 from tests.integration.lb_fixture import wait_for
 
 VIP = "10.0.0.1"
@@ -180,3 +182,18 @@ def test_gre_without_a_source_address_warns(rig) -> None:
     out = rig.run("lb vip 10.0.0.5/32 encap gre4", "lb as 10.0.0.5/32 10.1.0.1")
     assert "ip4-src-address" in out
     assert rig.run("lb conf ip4-src-address 192.0.2.1") == ""
+
+
+def test_undecodable_switch_messages_are_counted_and_learning_goes_on(rig) -> None:
+    """What the stream delivers passes through parse_stream_message; feed it bytes
+    a broken switch could send: a truncated digest and a digest of the wrong shape."""
+    rig.run(*SETUP)
+    session = next(iter(rig.service.dataplane.sessions.values()))
+    wrong_shape = p4runtime_pb2.StreamMessageResponse()
+    wrong_shape.digest.digest_id = 1
+    wrong_shape.digest.data.add().struct.members.add().bitstring = b"\x04"
+    for raw in (wrong_shape.SerializeToString()[:-2], wrong_shape.SerializeToString()):
+        session.on_stream_message(session, parse_stream_message(raw))
+    assert "undecodable switch messages 2" in rig.run("show lb")
+    send_and_receive(rig, client_syn(40100))
+    assert wait_for(lambda: rig.reader.table("flow4"))
