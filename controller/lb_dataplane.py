@@ -7,6 +7,11 @@ VIP: encaps and buckets before the VIP entry that leads to them, the VIP
 entry removed before what it led to. When a switch (re)connects, its tables
 are read back first, so a controller restart rewrites nothing that is
 already right and moves no flow.
+
+A command costs what it changes: entries are computed per group (lb_tables)
+and cached by the group's source value, and a switch that was brought to the
+previous plan is diffed only over the groups whose source changed. After a
+reconnect or a failed write the next sync diffs everything again.
 """
 
 from __future__ import annotations
@@ -23,12 +28,17 @@ from controller.flow_learner import FlowLearner
 from controller.lb_tables import (
     CONFIG_TABLES,
     DataPlanePlan,
+    EntryGroup,
     EntryId,
+    GroupKey,
+    TableDiff,
     VipPlan,
+    add_entries,
     bucket_owners,
-    desired_entries,
     diff_entries,
+    entry_groups,
     entry_id,
+    group_entries,
 )
 from controller.p4_schema import DecodedEntry, P4Schema
 from controller.p4runtime_wire import (
@@ -83,6 +93,10 @@ class LbDataPlane:
         self._installed: dict[str, dict[EntryId, DecodedEntry]] = {}
         self._plan: DataPlanePlan | None = None
         self._owners: dict[int, tuple[tuple, list[int | None]]] = {}
+        # Entries of each group of the current plan, with the source they came from.
+        self._groups: dict[GroupKey, tuple[EntryGroup, dict[EntryId, DecodedEntry]]] = {}
+        # Per switch: the groups it was last brought to in full (absent: diff everything).
+        self._synced: dict[str, dict[GroupKey, tuple[EntryGroup, dict[EntryId, DecodedEntry]]]] = {}
         self._lock = threading.RLock()
 
     # --- switches ----------------------------------------------------------------
@@ -113,10 +127,11 @@ class LbDataPlane:
             adopted = self.learner.reconcile(session)
             self.learner.attach(session)
             self._installed[name] = installed
+            self._synced.pop(name, None)
             log.info("switch %s: %d config entries and %d flows read back", name,
                      len(installed), adopted)
             if self._plan is not None:
-                self._sync_switch(session, self._desired(self._plan))
+                self._sync_switch(session, self._groups)
 
     def _read_back(self, session: SwitchSession, tables) -> dict[EntryId, DecodedEntry]:
         installed: dict[EntryId, DecodedEntry] = {}
@@ -154,67 +169,98 @@ class LbDataPlane:
         self._owners[vip.vip_id] = (ident, owners)
         return owners
 
-    def _desired(self, plan: DataPlanePlan) -> dict[EntryId, DecodedEntry]:
+    def _group_entries(
+        self, plan: DataPlanePlan
+    ) -> dict[GroupKey, tuple[EntryGroup, dict[EntryId, DecodedEntry]]]:
+        """The entries of every group of `plan`, recomputed only where a source changed."""
         with self._lock:
-            owners = {v.vip_id: self._vip_owners(v) for v in plan.vips}
-            for stale in set(self._owners) - set(owners):
+            old = self._groups
+            out = {}
+            for key, group in entry_groups(plan).items():
+                cached = old.get(key)
+                if cached is not None and cached[0] == group:
+                    out[key] = cached
+                else:
+                    out[key] = (group, add_entries({}, group_entries(group, self._vip_owners)))
+            live = {v.vip_id for v in plan.vips}
+            for stale in set(self._owners) - live:
                 del self._owners[stale]
-        return desired_entries(plan, owners)
+        return out
 
     def apply(self, plan: DataPlanePlan) -> SyncReport:
         """Makes every connected switch hold `plan`; unconnected ones get it on connect."""
-        desired = self._desired(plan)
+        groups = self._group_entries(plan)
         with self._lock:
             self._plan = plan
+            self._groups = groups
         report = SyncReport()
         for name, session in list(self.sessions.items()):
             if not session.connected.is_set():
                 report.errors[name] = "not connected (will be programmed on connect)"
                 continue
             try:
-                report.written[name] = self._sync_switch(session, desired)
+                report.written[name] = self._sync_switch(session, groups)
             except SwitchError as e:
                 report.errors[name] = str(e)
         return report
 
     def _sync_switch(
-        self, session: SwitchSession, desired: dict[EntryId, DecodedEntry]
+        self,
+        session: SwitchSession,
+        groups: dict[GroupKey, tuple[EntryGroup, dict[EntryId, DecodedEntry]]],
     ) -> tuple[int, int, int]:
         name = str(session.address)
         with self._lock:
             installed = self._installed.setdefault(name, {})
-            diff = diff_entries(installed, desired)
-            rank = {t: i for i, t in enumerate(TABLE_ORDER)}
-            forward = sorted(
-                [(p4runtime_pb2.Update.INSERT, e) for e in diff.inserts]
-                + [(p4runtime_pb2.Update.MODIFY, e) for e in diff.modifies],
-                key=lambda ke: rank[ke[1].table],
-            )
-            backward = sorted(diff.deletes, key=lambda e: -rank[e.table])
-            # Each table is a phase of its own: entries of one table never
-            # depend on each other, entries of different tables may.
-            insert, modify = p4runtime_pb2.Update.INSERT, p4runtime_pb2.Update.MODIFY
-            for table in TABLE_ORDER:
-                phase = [e for k, e in forward if e.table == table and k == insert]
-                phase_mod = [e for k, e in forward if e.table == table and k == modify]
-                if phase or phase_mod:
-                    self._write_phase(
-                        session, installed, table,
-                        [self.codec.update(insert, e) for e in phase]
-                        + [self.codec.update(modify, e) for e in phase_mod],
-                    )  # fmt: skip
-                    for e in phase + phase_mod:
-                        installed[entry_id(e)] = e
-            for table in reversed(TABLE_ORDER):
-                phase = [e for e in backward if e.table == table]
-                if phase:
-                    self._write_phase(
-                        session, installed, table,
-                        [self.codec.update(p4runtime_pb2.Update.DELETE, e) for e in phase],
-                    )  # fmt: skip
-                    for e in phase:
-                        installed.pop(entry_id(e), None)
+            synced = self._synced.pop(name, None)  # back only if every write succeeds
+            desired: dict[EntryId, DecodedEntry] = {}
+            if synced is None:
+                scope: dict[EntryId, DecodedEntry] = installed
+                for _group, entries in groups.values():
+                    add_entries(desired, entries.values())
+            else:
+                changed = [k for k, (g, _) in groups.items()
+                           if k not in synced or synced[k][0] != g]
+                gone = [k for k in synced if k not in groups]
+                for k in changed:
+                    desired.update(groups[k][1])
+                ids = set(desired)
+                for k in changed + gone:
+                    ids.update(synced[k][1] if k in synced else {})
+                scope = {eid: installed[eid] for eid in ids if eid in installed}
+            diff = diff_entries(scope, desired)
+            self._write_diff(session, installed, diff)
+            self._synced[name] = dict(groups)
         return (len(diff.inserts), len(diff.modifies), len(diff.deletes))
+
+    def _write_diff(
+        self, session: SwitchSession, installed: dict[EntryId, DecodedEntry], diff: TableDiff
+    ) -> None:
+        """Inserts and modifies table by table in TABLE_ORDER, then deletes in reverse.
+
+        Each table is a phase of its own: entries of one table never depend on
+        each other, entries of different tables may."""
+        insert, modify = p4runtime_pb2.Update.INSERT, p4runtime_pb2.Update.MODIFY
+        delete = p4runtime_pb2.Update.DELETE
+        by_table: dict[str, list[tuple[int, DecodedEntry]]] = {}
+        for kind, entries in ((insert, diff.inserts), (modify, diff.modifies),
+                              (delete, diff.deletes)):
+            for e in entries:
+                by_table.setdefault(e.table, []).append((kind, e))
+        for table in TABLE_ORDER:
+            writes = [(k, e) for k, e in by_table.get(table, ()) if k != delete]
+            if writes:
+                self._write_phase(session, installed, table,
+                                  [self.codec.update(k, e) for k, e in writes])
+                for _k, e in writes:
+                    installed[entry_id(e)] = e
+        for table in reversed(TABLE_ORDER):
+            deletes = [e for k, e in by_table.get(table, ()) if k == delete]
+            if deletes:
+                self._write_phase(session, installed, table,
+                                  [self.codec.update(delete, e) for e in deletes])
+                for e in deletes:
+                    installed.pop(entry_id(e), None)
 
     def _write_phase(
         self,

@@ -5,12 +5,18 @@ data plane needs: ids, addresses, encaps, live ASs) to the table entries of
 lb.p4, keyed so that two states can be diffed: an AS change then rewrites
 only the Maglev buckets that moved. Flow entries (flow4/flow6) are not here:
 they come from digests (flow_learner).
+
+Entries come in groups (`entry_groups`): one per VIP (its buckets, encaps,
+reverse NAT), one per VIP prefix (vip4/vip6 and vip_port), one for the
+routes. A group's entries are a function of its source value alone, so a
+command that changes one VIP costs what that VIP's entries cost, however
+many VIPs there are (lb_dataplane compares sources before entries).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from controller.maglev_table import NO_BACKEND, Backend, maglev_table
@@ -117,12 +123,10 @@ def maglev_entries(vip: VipPlan, owners: list[int | None]) -> list[DecodedEntry]
     ]
 
 
-def encap_entry(plan: DataPlanePlan, vip: VipPlan, a: AsPlan) -> DecodedEntry:
+def encap_entry(vip: VipPlan, a: AsPlan, gre_src: IPAddress | None) -> DecodedEntry:
     addr = int(a.address)
-    if vip.encap == "gre4":
-        action, params = "encap_gre4", (int(plan.ip4_src), addr)
-    elif vip.encap == "gre6":
-        action, params = "encap_gre6", (int(plan.ip6_src), addr)
+    if vip.encap in ("gre4", "gre6"):
+        action, params = "encap_" + vip.encap, (int(gre_src or 0), addr)
     elif vip.encap == "l3dsr":
         action, params = "encap_l3dsr", (addr, vip.dscp)
     elif vip.encap == "nat4":
@@ -156,23 +160,80 @@ def route_entries(routes: Iterable[RoutePlan]) -> list[DecodedEntry]:
     ]
 
 
-def desired_entries(
-    plan: DataPlanePlan, owners: dict[int, list[int | None]]
+# --- groups ---------------------------------------------------------------------
+
+GroupKey = tuple  # ("vip", vip_id) | ("prefix", prefix) | ("routes",)
+
+
+@dataclass(frozen=True)
+class VipGroup:
+    """A VIP's buckets, AS encaps and reverse-NAT entries."""
+
+    vip: VipPlan
+    gre_src: IPAddress | None  # the outer source its GRE encaps carry
+
+
+@dataclass(frozen=True)
+class PrefixGroup:
+    """The vip4/vip6 entry of a prefix and the vip_port entries under it."""
+
+    vips: tuple[VipPlan, ...]  # without their ASs: these entries do not depend on them
+
+
+@dataclass(frozen=True)
+class RouteGroup:
+    routes: tuple[RoutePlan, ...]
+
+
+EntryGroup = VipGroup | PrefixGroup | RouteGroup
+
+
+def entry_groups(plan: DataPlanePlan) -> dict[GroupKey, EntryGroup]:
+    groups: dict[GroupKey, EntryGroup] = {}
+    by_prefix: dict[IPNetwork, list[VipPlan]] = {}
+    for v in plan.vips:
+        src = plan.ip4_src if v.encap == "gre4" else plan.ip6_src if v.encap == "gre6" else None
+        groups[("vip", v.vip_id)] = VipGroup(v, src)
+        by_prefix.setdefault(v.prefix, []).append(replace(v, ases=()))
+    for prefix, vips in by_prefix.items():
+        groups[("prefix", prefix)] = PrefixGroup(tuple(vips))
+    groups[("routes",)] = RouteGroup(plan.routes)
+    return groups
+
+
+def group_entries(
+    group: EntryGroup, owners: Callable[[VipPlan], list[int | None]]
+) -> list[DecodedEntry]:
+    """The entries of one group; `owners` gives bucket_owners of a VIP (cached by the caller)."""
+    if isinstance(group, VipGroup):
+        vip = group.vip
+        return (maglev_entries(vip, owners(vip))
+                + [encap_entry(vip, a, group.gre_src) for a in vip.ases]
+                + reverse_nat_entries(vip))
+    if isinstance(group, PrefixGroup):
+        return vip_entries(group.vips)
+    return route_entries(group.routes)
+
+
+def add_entries(
+    out: dict[EntryId, DecodedEntry], entries: Iterable[DecodedEntry]
 ) -> dict[EntryId, DecodedEntry]:
-    """Every config-table entry for `plan`; `owners` holds bucket_owners per VIP id."""
-    entries: list[DecodedEntry] = []
-    entries += vip_entries(plan.vips)
-    for vip in plan.vips:
-        entries += maglev_entries(vip, owners[vip.vip_id])
-        entries += [encap_entry(plan, vip, a) for a in vip.ases]
-        entries += reverse_nat_entries(vip)
-    entries += route_entries(plan.routes)
-    out: dict[EntryId, DecodedEntry] = {}
+    """Adds entries by id; two different entries under one id are a configuration bug."""
     for e in entries:
         eid = entry_id(e)
         if eid in out and out[eid] != e:
             raise ValueError(f"two configurations want {e.table} entry {e.key}")
         out[eid] = e
+    return out
+
+
+def desired_entries(
+    plan: DataPlanePlan, owners: dict[int, list[int | None]]
+) -> dict[EntryId, DecodedEntry]:
+    """Every config-table entry for `plan`; `owners` holds bucket_owners per VIP id."""
+    out: dict[EntryId, DecodedEntry] = {}
+    for group in entry_groups(plan).values():
+        add_entries(out, group_entries(group, lambda v: owners[v.vip_id]))
     return out
 
 

@@ -15,6 +15,8 @@ from controller.lb_tables import (
     bucket_owners,
     desired_entries,
     diff_entries,
+    entry_groups,
+    group_entries,
 )
 
 SRC4 = IPv4Address("192.0.2.1")
@@ -126,3 +128,25 @@ def test_each_encap_has_its_action(encap: str, addr: str, action: str) -> None:
             else 0, protocol=6 if "nat" in encap else None, target_port=8080)
     (e,) = by_table(entries(plan(v)), "as_encap")
     assert e.action == action
+
+
+def test_groups_partition_the_entries_and_an_as_change_touches_one_group() -> None:
+    a = vip(vip_id=1, ases=servers("10.1.0.1", "10.1.0.2"))
+    b = vip(vip_id=2, prefix="10.0.0.2/32", encap="nat4", port=80, protocol=6, target_port=8080,
+            ases=servers("10.1.1.1", first_id=10))
+    p = plan(a, b, routes=[RoutePlan(ip_network("10.1.0.0/16"), 1, 2, 3)])
+    groups = entry_groups(p)
+    union = {}
+    for g in groups.values():
+        for e in group_entries(g, bucket_owners):
+            assert (e.table, e.key) not in union, "an entry in two groups"
+            union[(e.table, e.key)] = e
+    assert sorted(union.values(), key=repr) == sorted(entries(p).values(), key=repr)
+
+    grown = plan(replace(a, ases=a.ases + tuple(servers("10.1.0.3", first_id=3))), b,
+                 routes=p.routes)
+    changed = {k for k, g in entry_groups(grown).items() if groups.get(k) != g}
+    assert changed == {("vip", 1)}
+    moved_src = DataPlanePlan(IPv4Address("192.0.2.9"), SRC6, p.vips, p.routes)
+    changed = {k for k, g in entry_groups(moved_src).items() if groups.get(k) != g}
+    assert changed == {("vip", 1)}  # the gre4 VIP's encaps; the NAT VIP has no GRE source
