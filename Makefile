@@ -44,7 +44,7 @@ system-packages:
 
 # Performance figures, each against a baseline measured in the same run
 # (bench/run.py; BMv2 is the baseline when simple_switch_grpc is on PATH).
-# BENCH_ARGS=--quick: under a minute; --full: adds 1M tracked flows;
+# BENCH_ARGS=--quick: under a minute;
 # --compare bench/results.json: an earlier run beside this one.
 bench: $(VENV)/.installed
 	$(PY) -m bench.run $(BENCH_ARGS)

@@ -15,9 +15,9 @@ the switch's idle sweep period (about 1 s on BMv2 and ours). Baseline:
 deleting the learned burst at once (the path of ``lb as ... del flush``).
 
 Memory: RSS delta of a fresh switch process after N flow4 entries are
-written (encoded as the controller does), at N = 100k (and 1M in full
-mode), ours against BMv2; and of the controller per flow
-(bench/controller_memory.py, in a child process), against the switch's.
+written (encoded as the controller does), at N = 100k and 1M, ours
+against BMv2; and of the controller per flow (bench/controller_memory.py,
+in a child process), against the switch's.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class FlowPlan:
     burst: int = 10_000  # new flows learned
     ageing: tuple[int, ...] = (1_000, 10_000)  # flows idle at once, smallest first
-    memory_flows: tuple[int, ...] = (100_000,)
-    controller_memory_flows: tuple[int, ...] = (100_000,)
+    memory_flows: tuple[int, ...] = (100_000, 1_000_000)
+    controller_memory_flows: tuple[int, ...] = (100_000, 1_000_000)
     wait_s: float = 60.0  # give up waiting for learning/ageing after this (rate of those done)
     rig: LbStateSize = LbStateSize(vips=10, ases_per_vip=10, new_len=1024, flows=0)
 
@@ -66,8 +66,6 @@ class FlowPlan:
 QUICK_PLAN = FlowPlan(burst=1000, ageing=(1000,), memory_flows=(5_000,),
                       controller_memory_flows=(5_000,),
                       wait_s=30.0, rig=LbStateSize(vips=2, ases_per_vip=10, new_len=1024, flows=0))
-FULL_PLAN = FlowPlan(memory_flows=(100_000, 1_000_000),
-                     controller_memory_flows=(100_000, 1_000_000))
 
 
 def _wait(predicate, timeout: float) -> float | None:

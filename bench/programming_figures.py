@@ -157,8 +157,7 @@ def measure(run: BenchRun, plan: ProgrammingPlan, use_bmv2: bool, workdir: Path,
                 higher_is_better=False,
                 note=f"{vip['buckets_changed']} buckets changed"
                      + ("" if vip is r["big_vip"] else f"; the config also holds the "
-                        f"{r['big_vip']['new_len']}-bucket VIP, which every command "
-                        "recomputes"),
+                        f"{r['big_vip']['new_len']}-bucket VIP, left alone (lb_tables groups)"),
             ))  # fmt: skip
     if use_bmv2:
         ours, bm = results[EMBEDDED], results[BMV2]

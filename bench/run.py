@@ -1,6 +1,6 @@
 """``make bench``: every performance figure, each against a baseline measured in the same run.
 
-    python -m bench.run [--quick | --full] [--compare OLD.json] [--out PATH] [--chart PATH]
+    python -m bench.run [--quick] [--compare OLD.json] [--out PATH] [--chart PATH]
 
 Figures (one module each): 1 data plane packets/s (dataplane_figures),
 2 Maglev tables (maglev_figures), 3 P4Runtime programming
@@ -8,11 +8,10 @@ Figures (one module each): 1 data plane packets/s (dataplane_figures),
 switch figures is BMv2 ``simple_switch_grpc`` when it is on PATH; without it
 each figure names the baseline that stands in.
 
-Modes: the default is ``make bench`` (under 10 minutes on 2 cores);
-``--quick`` shrinks every figure to run in under a minute (its results go to
-bench/results-quick.json unless --out says otherwise); ``--full`` adds
-memory at 1M tracked flows, which alone takes several minutes (the
-controller builds a protobuf message per flow).
+Modes: the default is ``make bench``, every figure at the sizes issue 7
+asks for (up to 1M tracked flows), under 10 minutes on 2 cores; ``--quick``
+shrinks every figure to run in under a minute (its results go to
+bench/results-quick.json unless --out says otherwise).
 
 Prints a table, writes the results as JSON and the Maglev chart as PNG.
 ``--compare OLD.json`` also prints the old figures beside the new ones. A
@@ -62,7 +61,6 @@ PLANS = {
         "flows": flow_figures.FlowPlan(),
     },
 }
-PLANS["full"] = dict(PLANS["default"], flows=flow_figures.FULL_PLAN)
 SECTIONS = ("maglev", "dataplane", "programming", "flows")
 
 
@@ -92,9 +90,7 @@ def _bmv2_version() -> str | None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="bench.run", description=__doc__.splitlines()[0])
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="every figure, small (< 1 minute)")
-    mode.add_argument("--full", action="store_true", help="also memory at 1M tracked flows")
+    ap.add_argument("--quick", action="store_true", help="every figure, small (< 1 minute)")
     ap.add_argument("--compare", type=Path, metavar="OLD.json",
                     help="print an earlier run's figures beside this run's")
     ap.add_argument("--out", type=Path, help="results JSON (default bench/results.json, "
@@ -104,7 +100,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--only", choices=SECTIONS, action="append",
                     help="run only this figure (repeatable)")
     args = ap.parse_args(argv)
-    args.mode = "quick" if args.quick else "full" if args.full else "default"
+    args.mode = "quick" if args.quick else "default"
     suffix = "-quick" if args.quick else ""
     args.out = args.out or BENCH / f"results{suffix}.json"
     args.chart = args.chart or BENCH / f"maglev{suffix}.png"
