@@ -6,6 +6,8 @@ see the behaviour and error codes they would get from BMv2. Reading order:
 
 - ``server``: the gRPC server; ``service``: the RPCs, arbitration checks and
   the StreamChannel plumbing; ``write_decoder``: the fast WriteRequest decoder;
+  ``wire_encoder``: table entries (Read, idle timeouts) and digest lists
+  written as wire bytes without protobuf messages;
 - ``device``: one device (PI's DeviceMgr): pipeline config, Write, Read,
   packet I/O and data-plane events;
 - ``pipeline``: a loaded P4Info + BMv2 JSON and its state;

@@ -10,6 +10,7 @@ from typing import Any
 
 from p4.v1 import p4runtime_pb2
 
+from target.p4runtime import wire_encoder as wire
 from target.p4runtime.bytestrings import to_bytes, to_int
 from target.p4runtime.errors import invalid
 from target.p4runtime.p4info_index import ActionInfo, P4InfoIndex
@@ -48,3 +49,10 @@ def fill_action(info: ActionInfo, call: ActionCall, out: p4runtime_pb2.Action) -
     out.action_id = info.id
     for p, value in zip(info.params, call.args, strict=False):
         out.params.add(param_id=p.id, value=to_bytes(value))
+
+
+def encode_action(info: ActionInfo, call: ActionCall) -> bytes:
+    """The encoded ``action`` field of a TableEntry: what ``fill_action`` would fill."""
+    return wire.direct_action(
+        info.id, [(p.id, to_bytes(value)) for p, value in zip(info.params, call.args,
+                                                               strict=False)])

@@ -29,6 +29,8 @@ from target.p4runtime.errors import (
 log = logging.getLogger(__name__)
 
 ElectionId = tuple[int, int] | None  # (high, low); None when the field is unset
+# A StreamMessageResponse, or its bytes when wire_encoder built it
+StreamMessage = p4runtime_pb2.StreamMessageResponse | bytes
 
 MAX_CONNECTIONS = 16  # per device, as PI
 
@@ -49,7 +51,7 @@ def _format(election_id: ElectionId) -> str:
 class StreamConnection:
     """One StreamChannel and what its arbitration updates told the server."""
 
-    def __init__(self, send: Callable[[p4runtime_pb2.StreamMessageResponse], None]) -> None:
+    def __init__(self, send: Callable[[StreamMessage], None]) -> None:
         self.send = send
         self.arbitrated = False
         self.role = ""
@@ -152,7 +154,7 @@ class Arbitration:
                     f"not primary: election id {_format(election_id)} is not the primary's "
                     f"of role '{role}'")
 
-    def send_to_primaries(self, message: p4runtime_pb2.StreamMessageResponse) -> bool:
+    def send_to_primaries(self, message: StreamMessage) -> bool:
         with self._lock:
             primaries = [p for p in map(self._primary, self._roles) if p is not None]
         for conn in primaries:

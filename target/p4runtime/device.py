@@ -25,6 +25,7 @@ from typing import Any
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2
 
+from target.p4runtime import wire_encoder as wire
 from target.p4runtime.arbitration import Arbitration
 from target.p4runtime.errors import (
     P4RuntimeError,
@@ -36,6 +37,7 @@ from target.p4runtime.errors import (
 from target.p4runtime.notification_loop import NotificationLoop
 from target.p4runtime.packet_io import build_packet_out_frame, parse_packet_in
 from target.p4runtime.pipeline import Pipeline, load_pipeline, load_runtime
+from target.p4runtime.write_decoder import decode_entity
 from target.runtime_api import Digest, SwitchRuntime
 
 log = logging.getLogger(__name__)
@@ -174,10 +176,10 @@ class Device:
                               f"pipeline ({e}); nothing was changed") from None
         self._replace(pipeline, commit=True)
 
-    def _forwarding_state(self, pipeline: Pipeline) -> list[tuple[int, p4runtime_pb2.Entity]]:
+    def _forwarding_state(self, pipeline: Pipeline) -> list[tuple[int, Any]]:
         """What RECONCILE_AND_COMMIT carries over, in an order that replays cleanly."""
-        state: list[tuple[int, p4runtime_pb2.Entity]] = []
-        found: list[p4runtime_pb2.Entity] = []
+        state: list[tuple[int, Any]] = []
+        found: list = []
         for profile in pipeline.action_profiles.values():
             profile.read_members(0, found)
         for profile in pipeline.action_profiles.values():
@@ -191,16 +193,15 @@ class Device:
             request.counter_data.SetInParent()
             request.meter_config.SetInParent()
             found = []
-            pipeline.tables.read(request, found)
-            state += [(Update.INSERT, e) for e in found]
+            pipeline.tables.read(request, found)  # encoded entities, decoded to write them
+            state += [(Update.INSERT, decode_entity(e)) for e in found]
             if table.default_modified:
-                request.is_default_action = True
+                # its action and metadata only: direct resources of the default entry
+                # are not carried over
                 found = []
-                pipeline.tables.read(request, found)
-                for entity in found:
-                    entity.table_entry.ClearField("counter_data")
-                    entity.table_entry.ClearField("meter_config")
-                state += [(Update.MODIFY, e) for e in found]
+                pipeline.tables.read(
+                    p4runtime_pb2.TableEntry(table_id=info.id, is_default_action=True), found)
+                state += [(Update.MODIFY, decode_entity(e)) for e in found]
         found = []
         pipeline.resources.read_counter(p4runtime_pb2.CounterEntry(), found)
         pipeline.resources.read_meter(p4runtime_pb2.MeterEntry(), found)
@@ -300,8 +301,10 @@ class Device:
                           "loaded P4Info")
         return profile
 
-    def read(self, entities: Any) -> list[p4runtime_pb2.Entity]:
-        found: list[p4runtime_pb2.Entity] = []
+    def read(self, entities: Any) -> list[p4runtime_pb2.Entity | bytes]:
+        """The entities ``entities`` name: table entries as encoded Entity bytes, the
+        other kinds as messages."""
+        found: list[p4runtime_pb2.Entity | bytes] = []
         with self._lock:
             pipeline = self._current()
             for entity in entities:
@@ -378,11 +381,8 @@ class Device:
         # Several messages when many entries age at once keep each one far below
         # the 4 MB a gRPC client accepts by default.
         for start in range(0, len(entries), ENTRIES_PER_NOTIFICATION):
-            message = p4runtime_pb2.StreamMessageResponse()
-            notification = message.idle_timeout_notification
-            notification.table_entry.extend(entries[start:start + ENTRIES_PER_NOTIFICATION])
-            notification.timestamp = time.time_ns()
-            self.arbitration.send_to_primaries(message)
+            self.arbitration.send_to_primaries(wire.idle_timeout_notification_message(
+                entries[start:start + ENTRIES_PER_NOTIFICATION], time.time_ns()))
 
     def _on_cpu_frame(self, pipeline: Pipeline, frame: bytes) -> None:
         message = parse_packet_in(pipeline.index.packet_in, frame)

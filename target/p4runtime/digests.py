@@ -1,4 +1,5 @@
-"""Digest lists: DigestEntry configs, building DigestList messages, acks.
+"""Digest lists: DigestEntry configs, sending DigestList messages (encoded by
+wire_encoder), acks.
 
 Semantics of PI's digest_mgr.cpp, with exact deadlines instead of PI's periodic
 sweeps (which send up to two periods late):
@@ -21,8 +22,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from p4.v1 import p4data_pb2, p4runtime_pb2
+from p4.v1 import p4runtime_pb2
 
+from target.p4runtime import wire_encoder as wire
 from target.p4runtime.bytestrings import to_bytes
 from target.p4runtime.errors import already_exists, invalid, not_found, unimplemented
 from target.p4runtime.p4info_index import DigestInfo, P4InfoIndex
@@ -61,8 +63,7 @@ class _DigestState:
 
 
 class DigestLists:
-    def __init__(self, index: P4InfoIndex,
-                 send: Callable[[p4runtime_pb2.StreamMessageResponse], None],
+    def __init__(self, index: P4InfoIndex, send: Callable[[bytes], None],
                  clock: Callable[[], int] = time.monotonic_ns) -> None:
         self._send = send
         self._clock = clock
@@ -181,13 +182,10 @@ class DigestLists:
     def _send_list(self, state: _DigestState, now: int) -> None:
         samples, state.pending = state.pending, []
         state.pending_set.clear()
-        message = p4runtime_pb2.StreamMessageResponse()
-        digest_list = message.digest
-        digest_list.digest_id = state.info.id
-        digest_list.list_id = state.next_list_id
-        digest_list.timestamp = time.time_ns()
-        for sample in samples:
-            _fill_p4data(state.info, sample, digest_list.data.add())
+        encode = _DATA_ENCODERS[state.info.kind]
+        message = wire.digest_list_message(state.info.id, state.next_list_id,
+                                           [encode(sample) for sample in samples],
+                                           time.time_ns())
         if state.config.ack_timeout_ns > 0:
             state.unacked[state.next_list_id] = _SentList(
                 samples, now + state.config.ack_timeout_ns)
@@ -196,10 +194,17 @@ class DigestLists:
         self._send(message)
 
 
-def _fill_p4data(info: DigestInfo, sample: tuple[int, ...], out: p4data_pb2.P4Data) -> None:
-    if info.kind == "bitstring":
-        out.bitstring = to_bytes(sample[0])
-        return
-    members = out.struct.members if info.kind == "struct" else out.tuple.members
-    for value in sample:
-        members.add(bitstring=to_bytes(value))
+def _bitstring(sample: tuple[int, ...]) -> bytes:
+    return wire.bitstring_data(to_bytes(sample[0]))
+
+
+def _struct(sample: tuple[int, ...]) -> bytes:
+    return wire.struct_data([wire.bitstring_data(to_bytes(value)) for value in sample])
+
+
+def _tuple(sample: tuple[int, ...]) -> bytes:
+    return wire.tuple_data([wire.bitstring_data(to_bytes(value)) for value in sample])
+
+
+# The encoded P4Data of a sample, by DigestInfo.kind.
+_DATA_ENCODERS = {"bitstring": _bitstring, "struct": _struct, "tuple": _tuple}

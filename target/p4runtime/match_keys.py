@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from p4.v1 import p4runtime_pb2
-
+from target.p4runtime import wire_encoder as wire
 from target.p4runtime.bytestrings import to_bytes, to_int
 from target.p4runtime.errors import invalid
 from target.p4runtime.p4info_index import MatchFieldInfo, TableInfo
@@ -174,29 +173,23 @@ def key_from_engine(table: TableInfo, params: list[MatchKeyParam], priority: int
     return tuple(items), priority
 
 
-def fill_match(table: TableInfo, key: EntryKey, out: p4runtime_pb2.TableEntry) -> None:
-    """Write ``key`` into ``out.match`` / ``out.priority``, omitting "don't care" fields."""
-    items, priority = key
-    for info, item in zip(table.match_fields, items, strict=True):
+def encode_match(table: TableInfo, key: EntryKey) -> bytes:
+    """The encoded ``match`` fields of a TableEntry for ``key``, omitting "don't care"
+    fields (the priority is the caller's: it follows the action on the wire)."""
+    out = b""
+    for info, item in zip(table.match_fields, key[0], strict=True):
         kind = info.kind
         if kind is MatchKind.EXACT:
-            out.match.add(field_id=info.id).exact.value = to_bytes(item)
+            out += wire.exact_match(info.id, to_bytes(item))
         elif kind is MatchKind.LPM:
             if item[1]:
-                lpm = out.match.add(field_id=info.id).lpm
-                lpm.value = to_bytes(item[0])
-                lpm.prefix_len = item[1]
+                out += wire.lpm_match(info.id, to_bytes(item[0]), item[1])
         elif kind is MatchKind.TERNARY:
             if item[1]:
-                ternary = out.match.add(field_id=info.id).ternary
-                ternary.value = to_bytes(item[0])
-                ternary.mask = to_bytes(item[1])
+                out += wire.ternary_match(info.id, to_bytes(item[0]), to_bytes(item[1]))
         elif kind is MatchKind.RANGE:
             if item != (0, (1 << info.bitwidth) - 1):
-                rng = out.match.add(field_id=info.id).range
-                rng.low = to_bytes(item[0])
-                rng.high = to_bytes(item[1])
+                out += wire.range_match(info.id, to_bytes(item[0]), to_bytes(item[1]))
         elif item[1]:  # optional
-            out.match.add(field_id=info.id).optional.value = to_bytes(item[0])
-    if priority:
-        out.priority = priority
+            out += wire.optional_match(info.id, to_bytes(item[0]))
+    return out

@@ -38,13 +38,19 @@ def to_rates(config: Any, where: str) -> list[MeterRate]:
     ]
 
 
+def config_values(rates: list[MeterRate]) -> tuple[int, int, int, int] | None:
+    """(cir, cburst, pir, pburst) of the MeterConfig for ``rates``; None for a reset meter."""
+    if not rates:
+        return None
+    committed, peak = rates[0], rates[-1]
+    return (round(committed.info_rate * _US_PER_S), committed.burst_size,
+            round(peak.info_rate * _US_PER_S), peak.burst_size)
+
+
 def fill_config(rates: list[MeterRate], config: Any) -> None:
     """Write ``rates`` into the MeterConfig ``config``; nothing for a reset meter."""
-    if not rates:
+    values = config_values(rates)
+    if values is None:
         return
     config.SetInParent()
-    committed, peak = rates[0], rates[-1]
-    config.cir = round(committed.info_rate * _US_PER_S)
-    config.cburst = committed.burst_size
-    config.pir = round(peak.info_rate * _US_PER_S)
-    config.pburst = peak.burst_size
+    config.cir, config.cburst, config.pir, config.pburst = values

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from p4.v1 import p4runtime_pb2
 
 from target.p4runtime.action_profiles import ActionProfileState
+from target.p4runtime.arbitration import StreamMessage
 from target.p4runtime.counters_meters import CountersAndMeters
 from target.p4runtime.digests import DigestLists
 from target.p4runtime.errors import invalid
@@ -28,7 +29,7 @@ from target.runtime_api import MatchKind, RuntimeApiError, SwitchRuntime
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[p4runtime_pb2.StreamMessageResponse], None]
+Send = Callable[[StreamMessage], None]
 
 # P4Info match kinds and the JSON match types the data plane may report for them
 # (p4c writes "optional" as "ternary" for older BMv2 releases).

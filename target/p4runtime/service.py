@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
 
+from target.p4runtime import wire_encoder as wire
 from target.p4runtime.arbitration import StreamConnection, election_id_of
 from target.p4runtime.device import Device
 from target.p4runtime.errors import (
@@ -76,11 +77,10 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             with _COLLECTOR_PAUSE:
                 request = _parse(p4runtime_pb2.ReadRequest.FromString, data, "ReadRequest")
                 self.device.check_device_id(request.device_id)
-                found = self.device.read(request.entities)
+                found = [wire.serialized(e) for e in self.device.read(request.entities)]
                 # Several responses keep each message small, whatever the table sizes.
                 responses = [
-                    p4runtime_pb2.ReadResponse(
-                        entities=found[start:start + ENTITIES_PER_READ_RESPONSE])
+                    wire.read_response(found[start:start + ENTITIES_PER_READ_RESPONSE])
                     for start in range(0, max(len(found), 1), ENTITIES_PER_READ_RESPONSE)
                 ]
         except P4RuntimeError as e:
@@ -198,23 +198,20 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
 
     def register(self, server: grpc.Server) -> None:
         """Serve this service on ``server``. Requests reach the methods as raw bytes, so
-        that malformed ones get INVALID_ARGUMENT and Write can use the fast decoder."""
-        response_types = {
-            "Write": (grpc.unary_unary_rpc_method_handler, p4runtime_pb2.WriteResponse),
-            "Read": (grpc.unary_stream_rpc_method_handler, p4runtime_pb2.ReadResponse),
-            "SetForwardingPipelineConfig": (grpc.unary_unary_rpc_method_handler,
-                                            p4runtime_pb2.SetForwardingPipelineConfigResponse),
-            "GetForwardingPipelineConfig": (grpc.unary_unary_rpc_method_handler,
-                                            p4runtime_pb2.GetForwardingPipelineConfigResponse),
-            "StreamChannel": (grpc.stream_stream_rpc_method_handler,
-                              p4runtime_pb2.StreamMessageResponse),
-            "Capabilities": (grpc.unary_unary_rpc_method_handler,
-                             p4runtime_pb2.CapabilitiesResponse),
+        that malformed ones get INVALID_ARGUMENT and Write can use the fast decoder;
+        responses may be messages or bytes encoded already (wire_encoder)."""
+        method_kinds = {
+            "Write": grpc.unary_unary_rpc_method_handler,
+            "Read": grpc.unary_stream_rpc_method_handler,
+            "SetForwardingPipelineConfig": grpc.unary_unary_rpc_method_handler,
+            "GetForwardingPipelineConfig": grpc.unary_unary_rpc_method_handler,
+            "StreamChannel": grpc.stream_stream_rpc_method_handler,
+            "Capabilities": grpc.unary_unary_rpc_method_handler,
         }
         handlers = {
             name: make(getattr(self, name), request_deserializer=None,
-                       response_serializer=response.SerializeToString)
-            for name, (make, response) in response_types.items()
+                       response_serializer=wire.serialized)
+            for name, make in method_kinds.items()
         }
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler("p4.v1.P4Runtime", handlers),))

@@ -19,8 +19,9 @@ from typing import Any
 from p4.v1 import p4runtime_pb2
 
 from target.p4runtime import meter_configs
+from target.p4runtime import wire_encoder as wire
 from target.p4runtime.action_profiles import ActionProfileState
-from target.p4runtime.actions import build_action_call, fill_action
+from target.p4runtime.actions import build_action_call, encode_action
 from target.p4runtime.errors import (
     already_exists,
     from_engine,
@@ -31,8 +32,8 @@ from target.p4runtime.errors import (
 )
 from target.p4runtime.match_keys import (
     EntryKey,
+    encode_match,
     engine_priority,
-    fill_match,
     key_from_engine,
     p4runtime_priority,
     parse_match,
@@ -363,7 +364,10 @@ class TableEntries:
 
     # --- reads ---------------------------------------------------------------
 
-    def read(self, request: p4runtime_pb2.TableEntry, response: list) -> None:
+    def read(self, request: Any, response: list) -> None:
+        """Append the entries ``request`` names to ``response``, each as the encoded
+        bytes of an Entity (see wire_encoder: building messages would cost more than
+        everything else a large read does)."""
         if request.table_id == 0:
             for state in self.tables.values():
                 self._read_table(state, request, response)
@@ -378,15 +382,15 @@ class TableEntries:
                               "time_since_last_hit")
             default = self._engine(f"table '{info.name}': reading the default entry",
                                    self.runtime.mt_get_default_entry, info.name)
-            out = self._entity(response)
-            out.table_id = info.id
-            out.is_default_action = True
-            self._fill_action(info, default, out)
-            out.controller_metadata = state.default_entry.controller_metadata
-            out.metadata = state.default_entry.metadata
-            self._fill_direct_resources(info, default.handle, request, out)
+            counter, meter = self._direct_resources(info, default.handle, request)
+            response.append(wire.table_entry_entity(wire.table_entry(
+                info.id, action=self._encode_action(info, default),
+                controller_metadata=state.default_entry.controller_metadata,
+                meter_config=meter, counter_data=counter, is_default_action=True,
+                metadata=state.default_entry.metadata)))
             return
-        if request.HasField("time_since_last_hit") and not info.supports_idle_timeout:
+        with_elapsed = request.HasField("time_since_last_hit")
+        if with_elapsed and not info.supports_idle_timeout:
             raise invalid(f"table '{info.name}' does not support idle timeout: do not set "
                           "time_since_last_hit, even in wildcard reads")
         if request.match:
@@ -401,6 +405,10 @@ class TableEntries:
                                    self.runtime.mt_get_entries, info.name)
         want_priority = request.priority if not request.match else 0
         want_action = request.action.action.action_id if request.HasField("action") else 0
+        with_resources = request.HasField("counter_data") or request.HasField("meter_config")
+        counter = meter = elapsed_ns = None
+        no_stored = StoredEntry(-1)
+        is_const = info.is_const
         for entry in entries:
             priority = _priority_of(info, entry)
             if want_priority and priority != want_priority:
@@ -411,58 +419,50 @@ class TableEntries:
                                 != want_action):
                 continue
             key = key_from_engine(info, entry.match_key, priority)
-            stored = state.entries.get(key)
-            out = self._entity(response)
-            out.table_id = info.id
-            fill_match(info, key, out)
-            self._fill_action(info, entry, out)
-            if info.is_const:
-                out.is_const = True
-            if stored is not None:
-                out.controller_metadata = stored.controller_metadata
-                out.metadata = stored.metadata
-                out.idle_timeout_ns = stored.idle_timeout_ns
-            self._fill_direct_resources(info, entry.handle, request, out)
-            if request.HasField("time_since_last_hit"):
-                out.time_since_last_hit.elapsed_ns = entry.time_since_last_hit_ms * NS_PER_MS
+            stored = state.entries.get(key) or no_stored
+            if with_resources:
+                counter, meter = self._direct_resources(info, entry.handle, request)
+            if with_elapsed:
+                elapsed_ns = entry.time_since_last_hit_ms * NS_PER_MS
+            response.append(wire.table_entry_entity(wire.table_entry(
+                info.id, encode_match(info, key), self._encode_action(info, entry),
+                priority=priority, controller_metadata=stored.controller_metadata,
+                meter_config=meter, counter_data=counter,
+                idle_timeout_ns=stored.idle_timeout_ns, elapsed_ns=elapsed_ns,
+                metadata=stored.metadata, is_const=is_const)))
 
-    @staticmethod
-    def _entity(response: list) -> p4runtime_pb2.TableEntry:
-        entity = p4runtime_pb2.Entity()
-        response.append(entity)
-        return entity.table_entry
-
-    def _fill_action(self, info: TableInfo, entry: EngineEntry, out: Any) -> None:
+    def _encode_action(self, info: TableInfo, entry: EngineEntry) -> bytes:
+        """The entry's encoded ``action`` field; b"" when P4Runtime cannot name it."""
         if entry.action is not None:
             action_info = self.index.actions_by_name.get(entry.action.name)
-            if action_info is not None:
-                fill_action(action_info, entry.action, out.action.action)
-            return
+            return encode_action(action_info, entry.action) if action_info is not None else b""
         if info.action_profile_id:
             profile = self.action_profiles[info.action_profile_id]
             if entry.member is not None and entry.member in profile.member_ids_by_handle:
-                out.action.action_profile_member_id = profile.member_ids_by_handle[entry.member]
-            elif entry.group is not None and entry.group in profile.group_ids_by_handle:
-                out.action.action_profile_group_id = profile.group_ids_by_handle[entry.group]
+                return wire.member_action(profile.member_ids_by_handle[entry.member])
+            if entry.group is not None and entry.group in profile.group_ids_by_handle:
+                return wire.group_action(profile.group_ids_by_handle[entry.group])
+        return b""
 
-    def _fill_direct_resources(self, info: TableInfo, handle: int, request: Any,
-                               out: Any) -> None:
+    def _direct_resources(self, info: TableInfo, handle: int, request: Any
+                          ) -> tuple[tuple[int, int] | None, tuple[int, int, int, int] | None]:
+        """The (counter_data, meter_config) values a read asks for and the table has."""
         name = info.name
+        counter = meter = None
         if request.HasField("counter_data") and info.direct_counter_id:
-            byte_count, packet_count = self._engine(
-                f"table '{name}': reading a direct counter",
-                self.runtime.mt_read_counters, name, handle)
-            out.counter_data.byte_count = byte_count
-            out.counter_data.packet_count = packet_count
+            counter = self._engine(f"table '{name}': reading a direct counter",
+                                   self.runtime.mt_read_counters, name, handle)
         if request.HasField("meter_config") and info.direct_meter_id:
             rates = self._engine(f"table '{name}': reading a direct meter",
                                  self.runtime.mt_get_meter_rates, name, handle)
-            meter_configs.fill_config(rates, out.meter_config)
+            meter = meter_configs.config_values(rates)
+        return counter, meter
 
     # --- idle timeout ----------------------------------------------------------
 
-    def timed_out_entries(self, table_name: str, handles: list[int]) -> list:
-        """The TableEntry messages of an IdleTimeoutNotification (PI's parse_match_key)."""
+    def timed_out_entries(self, table_name: str, handles: list[int]) -> list[bytes]:
+        """The encoded TableEntry messages of an IdleTimeoutNotification (PI's
+        parse_match_key)."""
         info = self.index.tables_by_name.get(table_name)
         if info is None:
             return []
@@ -473,12 +473,10 @@ class TableEntries:
             stored = state.entries.get(key) if key is not None else None
             if stored is None or not stored.idle_timeout_ns:
                 continue  # deleted meanwhile, or an entry that does not age
-            out = p4runtime_pb2.TableEntry(table_id=info.id)
-            fill_match(info, key, out)
-            out.controller_metadata = stored.controller_metadata
-            out.idle_timeout_ns = stored.idle_timeout_ns
-            out.metadata = stored.metadata
-            entries.append(out)
+            entries.append(wire.table_entry(
+                info.id, encode_match(info, key), priority=key[1],
+                controller_metadata=stored.controller_metadata,
+                idle_timeout_ns=stored.idle_timeout_ns, metadata=stored.metadata))
         return entries
 
 

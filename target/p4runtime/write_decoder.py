@@ -380,6 +380,11 @@ def _entity(data: bytes) -> Any:
     return p4runtime_pb2.Entity.FromString(data)
 
 
+def decode_entity(data: bytes) -> Any:
+    """Decode a serialized Entity (a table entry read back, to be written again)."""
+    return _entity(data)
+
+
 def decode_write_request(data: bytes) -> Any:
     """Decode a serialized WriteRequest; raises DecodeError on malformed bytes."""
     try:
