@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 # Updates per WriteRequest: big enough to amortise the RPC, small enough that
 # one failed batch is cheap to report.
 WRITE_BATCH = 2000
+# BMv2 answers a Read in one message (100k buckets are ~4.5 MB), past gRPC's
+# 4 MB default; a table of a million flows is ~60 MB.
+CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 1 << 30),)
 
 
 class SwitchError(Exception):
@@ -154,7 +157,16 @@ class SwitchSession:
             backoff = min(backoff * 2, 5.0)
 
     def _session_once(self) -> None:
-        self._channel = grpc.insecure_channel(self.address.grpc_addr)
+        self._channel = grpc.insecure_channel(self.address.grpc_addr, options=CHANNEL_OPTIONS)
+        try:
+            self._serve_channel()
+        finally:
+            # Lets go of the stream too: a new one with our election id is
+            # refused (INVALID_ARGUMENT) while the old one is still open.
+            self._channel.close()
+
+    def _serve_channel(self) -> None:
+        assert self._channel is not None
         self._stub = p4runtime_pb2_grpc.P4RuntimeStub(self._channel)
         # The same RPCs with bytes in or out (see p4runtime_wire).
         self._write_bytes = self._channel.unary_unary("/p4.v1.P4Runtime/Write")
