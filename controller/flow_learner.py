@@ -7,6 +7,12 @@ with idle_timeout_ns = the LB timeout; each switch ages its copy on its own,
 and a flow is gone when the last switch reported it idle. Installs and
 deletes are batched: a burst of new flows costs a few WriteRequests.
 
+Digests are decoded on the stream thread and queued; one writer thread
+installs everything queued in one write, so batches grow with the load (a
+digest list per millisecond would otherwise be a Write RPC per millisecond,
+which costs the switch more than the entries) while a lone flow is written
+at once.
+
 The learner owns the record of tracked flows (per VIP and per AS), which
 `show lb flows` lists and which drain/flush use.
 """
@@ -114,6 +120,10 @@ class FlowLearner:
         self.aged = 0
         self.install_failures = 0
         self.bad_messages = 0  # digests / notifications that could not be decoded
+        self._queued: dict[FlowKey, int] = {}  # learned, not yet written (under _lock)
+        self._queue_ready = threading.Condition(self._lock)
+        self._writer: threading.Thread | None = None
+        self._closing = False
 
     # --- switches --------------------------------------------------------------
 
@@ -198,14 +208,43 @@ class FlowLearner:
                 self.bad_messages += 1
                 log.warning("switch %s sent a bad digest: %s", session.address, e)
                 continue
+            if self._is_live_as(key.vip_id, as_id):
+                new[key] = as_id
+        if not new:
+            return
+        with self._lock:
+            if self._closing:
+                return
+            for key, as_id in new.items():
+                if key not in self._flows and key not in self._queued:
+                    self._queued[key] = as_id
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_queued, daemon=True,
+                                                name="flow-learner-writer")
+                self._writer.start()
+            self._queue_ready.notify()
+
+    def _write_queued(self) -> None:
+        while True:
             with self._lock:
-                if key in self._flows or key in new:
-                    continue
-            if not self._is_live_as(key.vip_id, as_id):
-                continue
-            new[key] = as_id
-        if new:
-            self.install(new)
+                while not self._queued and not self._closing:
+                    self._queue_ready.wait()
+                if self._closing:
+                    return
+                batch, self._queued = self._queued, {}
+            try:
+                self.install(batch)
+            except Exception:  # noqa: BLE001 - the writer must outlive one bad batch
+                log.exception("installing %d learned flows failed", len(batch))
+
+    def close(self) -> None:
+        """Stops the writer thread; flows still queued are dropped (they will miss again)."""
+        with self._lock:
+            self._closing = True
+            self._queue_ready.notify_all()
+            writer = self._writer
+        if writer is not None:
+            writer.join(timeout=5)
 
     def install(self, flows: dict[FlowKey, int]) -> None:
         with self._io:

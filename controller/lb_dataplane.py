@@ -111,6 +111,7 @@ class LbDataPlane:
         return session
 
     def stop(self) -> None:
+        self.learner.close()
         for s in self.sessions.values():
             s.stop()
 

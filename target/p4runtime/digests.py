@@ -17,6 +17,7 @@ writes and acks come from gRPC threads, so one lock guards the state.
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +54,9 @@ class _DigestState:
     next_list_id: int = 1
     in_flight: set[tuple[int, ...]] = field(default_factory=set)
     unacked: dict[int, _SentList] = field(default_factory=dict)
+    # (expires_ns, list_id) of unacked lists, soonest first; entries of lists
+    # acked meanwhile stay until they surface (a heap cannot remove from the middle).
+    expiries: list[tuple[int, int]] = field(default_factory=list)
 
     def reset(self) -> None:
         self.config = None
@@ -60,6 +64,7 @@ class _DigestState:
         self.pending_set.clear()
         self.in_flight.clear()
         self.unacked.clear()
+        self.expiries.clear()
 
 
 class DigestLists:
@@ -171,12 +176,19 @@ class DigestLists:
                         self._send_list(state, now)
                     else:
                         upcoming.append(due)
-                for list_id, sent in list(state.unacked.items()):
-                    if sent.expires_ns <= now:
+                # Runs after every data-plane event: with a list per millisecond
+                # in flight, scanning them all each time cost more than the packets.
+                expiries = state.expiries
+                while expiries:
+                    expires_ns, list_id = expiries[0]
+                    sent = state.unacked.get(list_id)
+                    if sent is not None and sent.expires_ns == expires_ns and expires_ns > now:
+                        upcoming.append(expires_ns)
+                        break
+                    heapq.heappop(expiries)
+                    if sent is not None and sent.expires_ns == expires_ns:
                         del state.unacked[list_id]
                         state.in_flight.difference_update(sent.samples)
-                    else:
-                        upcoming.append(sent.expires_ns)
             return min(upcoming, default=None)
 
     def _send_list(self, state: _DigestState, now: int) -> None:
@@ -187,8 +199,9 @@ class DigestLists:
                                            [encode(sample) for sample in samples],
                                            time.time_ns())
         if state.config.ack_timeout_ns > 0:
-            state.unacked[state.next_list_id] = _SentList(
-                samples, now + state.config.ack_timeout_ns)
+            expires_ns = now + state.config.ack_timeout_ns
+            state.unacked[state.next_list_id] = _SentList(samples, expires_ns)
+            heapq.heappush(state.expiries, (expires_ns, state.next_list_id))
             state.in_flight.update(samples)
         state.next_list_id += 1
         self._send(message)

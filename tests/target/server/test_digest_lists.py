@@ -106,6 +106,24 @@ def test_ack_timeout_releases_samples_without_an_ack():
     assert len(sent) == 2
 
 
+def test_acked_lists_leave_the_deadlines_and_unacked_ones_expire_in_order():
+    lists, sent, clock = make({"max_timeout_ns": 0, "ack_timeout_ns": 100})
+    for i in range(1, 6):  # lists 1..5 sent at t, t+10, ..., t+40
+        lists.add_sample(sample(i))
+        clock.now += 10
+    start = clock.now - 50
+    for list_id in (1, 2, 4):
+        lists.ack(p4runtime_pb2.DigestListAck(digest_id=DIGEST_ID, list_id=list_id))
+    assert lists.run_deadlines() == start + 20 + 100  # list 3 is the first still unacked
+    clock.now = start + 125
+    assert lists.run_deadlines() == start + 40 + 100  # list 3 expired, list 5 next
+    for i in (3, 5):
+        lists.add_sample(sample(i))
+    assert [m.digest.list_id for m in sent] == [1, 2, 3, 4, 5, 6]  # 3 again; 5 still held
+    clock.now = start + 140
+    assert lists.run_deadlines() == start + 125 + 100  # only the resent list 6 is left
+
+
 def test_without_ack_timeout_duplicates_are_sent():
     lists, sent, _ = make({"max_timeout_ns": 0})
     lists.add_sample(sample(1))
