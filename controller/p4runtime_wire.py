@@ -18,7 +18,6 @@ against protobuf itself. Malformed bytes raise WireError, never IndexError.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
@@ -111,6 +110,9 @@ STRUCT_MEMBERS = _number(p4data_pb2.P4StructLike, "members")
 IDLE_TABLE_ENTRY = _number(P.IdleTimeoutNotification, "table_entry")
 
 _MT = p4info_pb2.MatchField
+_EXACT_VALUE_TAG = (EXACT_VALUE << 3) | _LEN
+_FIELD_ID_TAG = (FM_FIELD_ID << 3) | _VARINT
+_MATCH_KIND_TAGS = {(kind << 3) | _LEN: kind for kind in (FM_EXACT, FM_LPM, FM_TERNARY)}
 _MATCH_KINDS = {_MT.EXACT: FM_EXACT, _MT.LPM: FM_LPM, _MT.TERNARY: FM_TERNARY}
 
 
@@ -132,24 +134,36 @@ def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
             raise WireError("varint longer than 10 bytes")
 
 
-def fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
+def fields(buf: bytes) -> list[tuple[int, int | bytes]]:
     """(field number, value) of each field: an int for a varint, bytes for a
-    length-delimited field; fixed-width fields are skipped (none are used)."""
+    length-delimited field; fixed-width fields are skipped (none are used).
+
+    A list, not a generator, and one-byte keys and lengths read inline: this
+    runs ~40 times per flow entry read back, and those are most of them."""
+    out: list[tuple[int, int | bytes]] = []
     pos, end = 0, len(buf)
     while pos < end:
-        key, pos = _read_varint(buf, pos)
+        key = buf[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = _read_varint(buf, pos)
         number, wire_type = key >> 3, key & 7
         if number == 0:
             raise WireError("field number 0")
-        if wire_type == _VARINT:
-            value, pos = _read_varint(buf, pos)
-            yield number, value
-        elif wire_type == _LEN:
-            size, pos = _read_varint(buf, pos)
+        if wire_type == _LEN:
+            if pos < end and buf[pos] < 0x80:
+                size = buf[pos]
+                pos += 1
+            else:
+                size, pos = _read_varint(buf, pos)
             if pos + size > end:
                 raise WireError(f"field {number} runs past the end of the message")
-            yield number, buf[pos : pos + size]
+            out.append((number, buf[pos : pos + size]))
             pos += size
+        elif wire_type == _VARINT:
+            value, pos = _read_varint(buf, pos)
+            out.append((number, value))
         elif wire_type == _I64:
             pos += 8
         elif wire_type == _I32:
@@ -158,6 +172,7 @@ def fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
             raise WireError(f"field {number} has wire type {wire_type}")
         if pos > end:
             raise WireError(f"field {number} runs past the end of the message")
+    return out
 
 
 def _message(value: int | bytes, what: str) -> bytes:
@@ -284,6 +299,10 @@ class EntryCodec:
             if kind != _MATCH_KINDS.get(f.match_type):
                 raise WireError(f"{ts.name}.{f.name}: match of kind {kind}, "
                                 f"expected {_MATCH_KINDS.get(f.match_type)}")
+            if kind == FM_EXACT and len(body) >= 2 and body[0] == _EXACT_VALUE_TAG \
+                    and body[1] == len(body) - 2:
+                key.append(int.from_bytes(body[2:], "big"))  # the usual one-field Exact
+                continue
             a = b = 0
             for n, v in fields(body):
                 if n == 1:
@@ -317,6 +336,9 @@ class EntryCodec:
 
 
 def _field_match(buf: bytes) -> tuple[int, int, bytes]:
+    if (len(buf) >= 4 and buf[0] == _FIELD_ID_TAG and buf[1] < 0x80
+            and buf[2] in _MATCH_KIND_TAGS and buf[3] == len(buf) - 4):
+        return buf[1], _MATCH_KIND_TAGS[buf[2]], buf[4:]  # the usual shape, in one step
     field_id, kind, body = 0, 0, b""
     for number, value in fields(buf):
         if number == FM_FIELD_ID:
