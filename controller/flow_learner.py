@@ -24,7 +24,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from p4.v1 import p4runtime_pb2
 
@@ -47,7 +47,7 @@ STRAY_BATCH = 64
 PROTOCOL_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", 0: "any"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FlowKey:
     """The key of the flow4/flow6 tables. Addresses are ints of their family."""
 
@@ -70,10 +70,16 @@ class FlowKey:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class FlowRecord:
+    """Where a tracked flow is pinned and which switches hold its entry.
+
+    `switches` is a frozenset shared by every record with the same switches
+    (FlowLearner interns them): a set per flow was a third of the
+    controller's memory per flow."""
+
     as_id: int
-    switches: set[str] = field(default_factory=set)
+    switches: frozenset[str] = frozenset()
 
 
 def flow_from_digest_struct(members: list[bytes]) -> tuple[FlowKey, int]:
@@ -120,12 +126,22 @@ class FlowLearner:
         self.aged = 0
         self.install_failures = 0
         self.bad_messages = 0  # digests / notifications that could not be decoded
+        self._switch_sets: dict[frozenset[str], frozenset[str]] = {}
         self._queued: dict[FlowKey, int] = {}  # learned, not yet written (under _lock)
         self._queue_ready = threading.Condition(self._lock)
         self._writer: threading.Thread | None = None
         self._closing = False
 
     # --- switches --------------------------------------------------------------
+
+    def _with(self, switches: frozenset[str], name: str) -> frozenset[str]:
+        return switches if name in switches else self._interned(switches | {name})
+
+    def _without(self, switches: frozenset[str], name: str) -> frozenset[str]:
+        return self._interned(switches - {name}) if name in switches else switches
+
+    def _interned(self, switches: frozenset[str]) -> frozenset[str]:
+        return self._switch_sets.setdefault(switches, switches)
 
     def attach(self, session: SwitchSession) -> None:
         with self._lock:
@@ -171,13 +187,13 @@ class FlowLearner:
         with self._io:
             with self._lock:
                 for rec in self._flows.values():
-                    rec.switches.discard(name)
+                    rec.switches = self._without(rec.switches, name)
                 for key, as_id in on_switch.items():
                     rec = self._flows.get(key)
                     if rec is None:
                         rec = self._flows[key] = FlowRecord(as_id)
                         self._by_as[as_id].add(key)
-                    rec.switches.add(name)
+                    rec.switches = self._with(rec.switches, name)
                 missing = {k: r.as_id for k, r in self._flows.items() if name not in r.switches}
             if missing:
                 timeout_ns = self._timeout_s() * 1_000_000_000
@@ -190,7 +206,8 @@ class FlowLearner:
                 with self._lock:
                     for i, key in enumerate(missing):
                         if i not in failed and key in self._flows:
-                            self._flows[key].switches.add(name)
+                            rec = self._flows[key]
+                            rec.switches = self._with(rec.switches, name)
         return len(on_switch)
 
     # --- stream events -----------------------------------------------------------
@@ -276,7 +293,8 @@ class FlowLearner:
             with self._lock:
                 for i, key in enumerate(flows):
                     if i not in failed and key in self._flows:
-                        self._flows[key].switches.add(name)
+                        rec = self._flows[key]
+                        rec.switches = self._with(rec.switches, name)
         self.learned += len(flows)
 
     def _flow_update(self, key: FlowKey, as_id: int, timeout_ns: int) -> bytes:
@@ -349,7 +367,7 @@ class FlowLearner:
                         entry = DecodedEntry(FLOW_TABLES[key.family], key.table_key(), FLOW_ACTION,
                                              (rec.as_id,))
                         deletes.append(self.codec.update(p4runtime_pb2.Update.DELETE, entry))
-                        rec.switches.discard(name)
+                        rec.switches = self._without(rec.switches, name)
             try:
                 session.write(deletes)
             except SwitchError as e:
