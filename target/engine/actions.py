@@ -26,12 +26,14 @@ class Action:
     exits: bool = False  # contains the exit primitive
     body: list[str] = field(default_factory=list)  # statements, for inlining into pipelines
 
-    def check_data(self, args: list[int]) -> str | None:
+    def check_data(self, args: list[int] | tuple[int, ...]) -> str | None:
         """Why ``args`` is not valid action data for this action, or None."""
         if len(args) != len(self.params):
             return f"action {self.name!r} takes {len(self.params)} arguments, got {len(args)}"
         for (pname, width), v in zip(self.params, args, strict=False):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0 or v >> width:
+            if type(v) is not int and (not isinstance(v, int) or isinstance(v, bool)):
+                return f"action {self.name!r} argument {pname!r} ({width} bits): bad value {v!r}"
+            if v < 0 or v >> width:
                 return f"action {self.name!r} argument {pname!r} ({width} bits): bad value {v!r}"
         return None
 

@@ -151,6 +151,11 @@ class MatchUnit:
             range(len(self.key)), key=lambda i: (_ORDER.get(self.key[i].kind, 3), i)
         )
         self.key_bits = sum(k.width for k in self.key)
+        # 1 << width of each field when all are exact with no JSON mask (normalize's
+        # fast path), else None
+        self.exact_tops: tuple[int, ...] | None = None
+        if self.key and all(k.kind is MatchKind.EXACT and k.json_mask is None for k in self.key):
+            self.exact_tops = tuple(1 << k.width for k in self.key)
 
     def key_source(self) -> str:
         ks = self.key
@@ -177,6 +182,19 @@ class MatchUnit:
         if not isinstance(key, list) or len(key) != len(self.key):
             n = len(key) if isinstance(key, list) else key
             raise self.bad_key(f"expects {len(self.key)} key fields, got {n}")
+        tops = self.exact_tops
+        if tops is not None:
+            # Every field exact: the key is valid as it is when each param is a
+            # plain exact value that fits (what the loop below would accept
+            # unchanged). Tables of a million entries take this path.
+            exact = MatchKind.EXACT
+            for p, top in zip(key, tops, strict=True):
+                if (type(p) is not MatchKeyParam or p.kind is not exact
+                        or type(p.value) is not int or not 0 <= p.value < top
+                        or p.mask is not None or p.high is not None):
+                    break
+            else:
+                return list(key)
         out = []
         for p, kf in zip(key, self.key, strict=False):
             if not isinstance(p, MatchKeyParam):

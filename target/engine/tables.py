@@ -32,6 +32,7 @@ from .packet import Packet
 from .primitives import BuildContext
 
 _KINDS = {k.value: k for k in MatchKind}
+_ARG_SEQUENCES = (list, tuple)  # what ActionCall.args may be
 
 
 def _noop(P: Packet, D: tuple) -> None:
@@ -283,9 +284,9 @@ class Table:
                 MatchError.INVALID_ACTION_NAME,
                 f"action {action.name!r} is not an action of table {self.name!r}",
             )
-        if not isinstance(action.args, list | tuple):
+        if not isinstance(action.args, _ARG_SEQUENCES):
             raise RuntimeApiError(MatchError.BAD_ACTION_DATA, f"bad action data {action.args!r}")
-        why = a.check_data(list(action.args))
+        why = a.check_data(action.args)
         if why:
             raise RuntimeApiError(MatchError.BAD_ACTION_DATA, why)
         return a

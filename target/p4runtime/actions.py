@@ -39,9 +39,12 @@ def build_action_call(index: P4InfoIndex, action: Any, where: str) -> ActionCall
             raise invalid(f"{where}: action '{info.name}' parameter {param.param_id} "
                           f"('{p.name}') is given twice")
         seen |= bit
-        args[p.position] = to_int(
-            param.value, p.bitwidth,
-            f"{where}: action '{info.name}' parameter {p.id} ('{p.name}', {p.bitwidth} bits)")
+        value = int.from_bytes(param.value, "big")
+        if value >> p.bitwidth:
+            # to_int's check, inline: its label is built only for the error
+            to_int(param.value, p.bitwidth, f"{where}: action '{info.name}' parameter "
+                                            f"{p.id} ('{p.name}', {p.bitwidth} bits)")
+        args[p.position] = value
     return ActionCall(info.name, args)
 
 

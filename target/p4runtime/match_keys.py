@@ -48,6 +48,45 @@ def parse_match(table: TableInfo, entry: Any) -> tuple[EntryKey, list[MatchKeyPa
     LPM values with bits past the prefix, ternary values outside their mask, and
     priorities that do not fit the table are all INVALID_ARGUMENT.
     """
+    values = _exact_values(table, entry)
+    if values is not None:
+        exact = MatchKind.EXACT
+        return (values, 0), [MatchKeyParam(exact, v) for v in values]
+    return _parse_any_match(table, entry)
+
+
+def parse_key(table: TableInfo, entry: Any) -> EntryKey:
+    """The EntryKey of ``entry``, checked as :func:`parse_match` checks it (MODIFY
+    and DELETE find entries by key and need no data-plane key)."""
+    values = _exact_values(table, entry)
+    if values is not None:
+        return values, 0
+    return _parse_any_match(table, entry)[0]
+
+
+def _exact_values(table: TableInfo, entry: Any) -> tuple[int, ...] | None:
+    """The field values of a key of an all-exact table that gives each field once,
+    in range, with no priority: what the controller writes by the million. None
+    for anything else, which ``_parse_any_match`` then checks (and explains)."""
+    widths = table.exact_widths
+    match = entry.match
+    if widths is None or len(match) != len(widths) or entry.priority:
+        return None
+    values: list[Any] = [None] * len(widths)
+    positions = table.field_positions
+    for fm in match:
+        position = positions.get(fm.field_id)
+        if (position is None or values[position] is not None
+                or fm.WhichOneof("field_match_type") != "exact"):
+            return None
+        value = int.from_bytes(fm.exact.value, "big")
+        if value >> widths[position]:
+            return None
+        values[position] = value
+    return tuple(values)
+
+
+def _parse_any_match(table: TableInfo, entry: Any) -> tuple[EntryKey, list[MatchKeyParam]]:
     fields = table.match_fields
     by_position: list[Any] = [None] * len(fields)
     positions = table.field_positions

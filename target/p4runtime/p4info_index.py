@@ -70,6 +70,9 @@ class TableInfo:
     supports_idle_timeout: bool
     is_const: bool
     size: int
+    # the fields' bitwidths when every match field is exact (the fast path of
+    # match_keys.parse_match), else None
+    exact_widths: tuple[int, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -236,6 +239,8 @@ class P4InfoIndex:
                     table.idle_timeout_behavior == p4info_pb2.Table.NOTIFY_CONTROL),
                 is_const=table.is_const_table,
                 size=table.size,
+                exact_widths=tuple(f.bitwidth for f in fields)
+                if fields and all(f.kind is MatchKind.EXACT for f in fields) else None,
             )
             self.tables[pre.id] = info
             self.tables_by_name[pre.name] = info

@@ -36,6 +36,7 @@ from target.p4runtime.match_keys import (
     engine_priority,
     key_from_engine,
     p4runtime_priority,
+    parse_key,
     parse_match,
 )
 from target.p4runtime.p4info_index import (
@@ -156,7 +157,6 @@ class TableEntries:
         name = info.name
         prio = engine_priority(key[1], info.needs_priority)
         rt = self.runtime
-        doing = f"table '{name}': adding an entry"
         try:
             if action.call is not None:
                 handle = rt.mt_add_entry(name, params, action.call, prio)
@@ -165,15 +165,16 @@ class TableEntries:
             else:
                 handle = rt.mt_indirect_ws_add_entry(name, params, action.group, prio)
         except RuntimeApiError as e:
-            raise from_engine(e, doing) from None
+            raise from_engine(e, f"table '{name}': adding an entry") from None
         try:
-            self._apply_direct_resources(name, handle, counter, rates)
+            if counter is not None or rates is not None:
+                self._apply_direct_resources(name, handle, counter, rates)
             if ttl_ms is not None:
                 rt.mt_set_entry_ttl(name, handle, ttl_ms)
         except RuntimeApiError as e:
             # Leave no half-written entry behind.
             rt.mt_delete_entry(name, handle)
-            raise from_engine(e, doing) from None
+            raise from_engine(e, f"table '{name}': adding an entry") from None
         state.entries[key] = StoredEntry(handle, entry.controller_metadata, entry.metadata,
                                          entry.idle_timeout_ns)
         state.keys_by_handle[handle] = key
@@ -183,7 +184,7 @@ class TableEntries:
         if entry.is_default_action:
             self._modify_default(state, entry)
             return
-        key, _ = parse_match(info, entry)
+        key = parse_key(info, entry)
         has_action = entry.HasField("action")
         if info.is_const and has_action:
             raise permission_denied(f"table '{info.name}' is const: the action of its entries "
@@ -208,7 +209,8 @@ class TableEntries:
                     rt.mt_indirect_modify_entry(name, handle, action.member)
                 else:
                     rt.mt_indirect_ws_modify_entry(name, handle, action.group)
-            self._apply_direct_resources(name, handle, counter, rates)
+            if counter is not None or rates is not None:
+                self._apply_direct_resources(name, handle, counter, rates)
             if ttl_ms is not None:
                 rt.mt_set_entry_ttl(name, handle, ttl_ms)
         except RuntimeApiError as e:
@@ -257,7 +259,7 @@ class TableEntries:
                           "MODIFY it without an action to reset it")
         if info.is_const:
             raise permission_denied(f"table '{info.name}' is const: entries cannot be deleted")
-        key, _ = parse_match(info, entry)
+        key = parse_key(info, entry)
         stored = state.entries.get(key)
         if stored is None:
             raise not_found(f"table '{info.name}': no entry with this match key and priority")
@@ -356,7 +358,7 @@ class TableEntries:
             default = self._engine(f"table '{info.name}': {doing}",
                                    self.runtime.mt_get_default_entry, info.name)
             return state, default.handle
-        key, _ = parse_match(info, entry)
+        key = parse_key(info, entry)
         stored = state.entries.get(key)
         if stored is None:
             raise not_found(f"table '{info.name}': no entry with this match key and priority")
@@ -394,7 +396,7 @@ class TableEntries:
             raise invalid(f"table '{info.name}' does not support idle timeout: do not set "
                           "time_since_last_hit, even in wildcard reads")
         if request.match:
-            key, _ = parse_match(info, request)
+            key = parse_key(info, request)
             stored = state.entries.get(key)
             if stored is None:
                 return

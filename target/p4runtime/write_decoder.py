@@ -33,8 +33,9 @@ class _Fallback(Exception):
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
     result = 0
     shift = 0
+    end = len(data)
     while True:
-        if pos >= len(data):
+        if pos >= end:
             raise DecodeError("truncated varint")
         byte = data[pos]
         pos += 1
@@ -44,6 +45,15 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
         if shift >= 70:
             raise DecodeError("varint too long")
+
+
+def _long_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """``_varint`` for a varint of two bytes or more, with the four-byte case
+    (every P4Info id: 0xNNxxxxxx) unrolled; ``end``: where the message ends."""
+    if pos + 3 < end and data[pos + 3] < 0x80 <= data[pos] & data[pos + 1] & data[pos + 2]:
+        return ((data[pos] & 0x7F) | (data[pos + 1] & 0x7F) << 7
+                | (data[pos + 2] & 0x7F) << 14 | data[pos + 3] << 21), pos + 4
+    return _varint(data, pos)
 
 
 def _skip(data: bytes, pos: int, wire_type: int) -> int:
@@ -115,8 +125,8 @@ class _Value:
 
     __slots__ = ("value",)
 
-    def __init__(self) -> None:
-        self.value = b""
+    def __init__(self, value: bytes = b"") -> None:
+        self.value = value
 
 
 class _Ternary:
@@ -342,6 +352,114 @@ def _table_action(data: bytes, out: TableAction) -> None:
 
 
 def _table_entry(data: bytes) -> TableEntry:
+    entry = _usual_table_entry(data)
+    return entry if entry is not None else _any_table_entry(data)
+
+
+# The one-byte field keys of the TableEntry fields _usual_table_entry reads.
+_TE_TABLE_ID, _TE_MATCH, _TE_ACTION, _TE_PRIORITY = 0x08, 0x12, 0x1A, 0x20
+_TE_CONTROLLER_METADATA, _TE_DEFAULT, _TE_IDLE_TIMEOUT = 0x28, 0x40, 0x48
+_TE_METADATA, _TE_CONST = 0x5A, 0x68
+
+
+def _usual_table_entry(data: bytes) -> TableEntry | None:
+    """The TableEntry, read in one pass, when it has the usual shape; else None.
+
+    A write of thousands of entries spends most of its decoding here, so this
+    walks the bytes inline instead of through ``_fields``. It gives up (None) on
+    anything out of the ordinary, including malformed bytes, and
+    ``_any_table_entry`` then decides, errors included: the result never
+    depends on which path read the entry.
+    """
+    entry = TableEntry()
+    pos = 0
+    end = len(data)
+    try:
+        while pos < end:
+            key = data[pos]
+            value = data[pos + 1] if pos + 1 < end else 0x80
+            if value < 0x80:
+                pos += 2
+            else:
+                value, pos = _long_varint(data, pos + 1, end)
+            if key == _TE_MATCH or key == _TE_ACTION or key == _TE_METADATA:
+                start = pos
+                pos += value
+                if pos > end:
+                    return None
+                if key == _TE_MATCH:
+                    if (value >= 6 and data[start] == 0x08 and data[start + 1] < 0x80
+                            and data[start + 2] == 0x12 and data[start + 3] == value - 4
+                            and data[start + 4] == 0x0A and data[start + 5] == value - 6):
+                        # _field_match's usual exact match, inline
+                        fm = FieldMatch()
+                        fm.field_id = data[start + 1]
+                        fm.kind = "exact"
+                        fm.exact = _Value(data[start + 6:pos])
+                        entry.match.append(fm)
+                    else:
+                        entry.match.append(_field_match(data[start:pos]))
+                elif key == _TE_ACTION:
+                    if entry._has_action:
+                        return None
+                    entry._has_action = True
+                    if not _usual_table_action(data, start, pos, entry.action):
+                        return None
+                else:
+                    entry.metadata = data[start:pos]
+            elif key == _TE_TABLE_ID:
+                entry.table_id = value & _MASK32
+            elif key == _TE_PRIORITY:
+                entry.priority = _int32(value)
+            elif key == _TE_CONTROLLER_METADATA:
+                entry.controller_metadata = value & _MASK64
+            elif key == _TE_DEFAULT:
+                entry.is_default_action = value != 0
+            elif key == _TE_IDLE_TIMEOUT:
+                entry.idle_timeout_ns = _int64(value)
+            elif key == _TE_CONST:
+                entry.is_const = value != 0
+            else:
+                return None
+    except (_Fallback, DecodeError):
+        return None
+    return entry
+
+
+def _usual_table_action(data: bytes, pos: int, end: int, out: TableAction) -> bool:
+    """Reads a TableAction holding a direct action whose fields all have one-byte
+    keys and lengths (data[pos:end]); False when it is anything else."""
+    if end - pos < 2 or data[pos] != 0x0A or data[pos + 1] != end - pos - 2:
+        return False
+    pos += 2
+    action = out.action
+    params = action.params
+    while pos < end:
+        key = data[pos]
+        if key == 0x08:  # action_id
+            value = data[pos + 1] if pos + 1 < end else 0x80
+            if value < 0x80:
+                pos += 2
+            else:
+                value, pos = _long_varint(data, pos + 1, end)
+            action.action_id = value & _MASK32
+        elif key == 0x22 and pos + 6 <= end:  # param: param_id (one byte), value
+            length = data[pos + 1]
+            if (length >= 0x80 or data[pos + 2] != 0x10 or data[pos + 3] >= 0x80
+                    or data[pos + 4] != 0x1A
+                    or data[pos + 5] != length - 4 or pos + 2 + length > end):
+                return False
+            params.append(Param(data[pos + 3], data[pos + 6:pos + 2 + length]))
+            pos += 2 + length
+        else:
+            return False
+    if pos != end:
+        return False
+    out.kind = "action"
+    return True
+
+
+def _any_table_entry(data: bytes) -> TableEntry:
     entry = TableEntry()
     for number, wire_type, value in _fields(data):
         if number == 1 and wire_type == 0:
@@ -411,17 +529,48 @@ def _write_request(data: bytes) -> WriteRequest:
             else:
                 request.election_id = election
         elif number == 4 and wire_type == 2:
-            update_type = 0
-            entity = None
-            entity_bytes = b""
-            for n, w, v in _fields(value):
-                if n == 1 and w == 0:
-                    update_type = _int32(v)
-                elif n == 2 and w == 2:
-                    entity_bytes += v  # a message given twice is merged: concatenate
-                    entity = True
-            entity = _entity(entity_bytes) if entity else p4runtime_pb2.Entity()
-            request.updates.append(Update(update_type, entity))
+            update = _usual_update(value)
+            request.updates.append(update if update is not None else _any_update(value))
         elif number == 5 and wire_type == 0:
             request.atomicity = _int32(value)
     return request
+
+
+def _any_update(data: bytes) -> Update:
+    update_type = 0
+    entity = None
+    entity_bytes = b""
+    for n, w, v in _fields(data):
+        if n == 1 and w == 0:
+            update_type = _int32(v)
+        elif n == 2 and w == 2:
+            entity_bytes += v  # a message given twice is merged: concatenate
+            entity = True
+    return Update(update_type, _entity(entity_bytes) if entity else p4runtime_pb2.Entity())
+
+
+def _usual_update(data: bytes) -> Update | None:
+    """The Update when it is exactly a one-byte type and an entity holding one
+    table entry (what every controller sends); else None, for ``_any_update``."""
+    n = len(data)
+    if n < 6 or data[0] != 0x08 or data[1] >= 0x80 or data[2] != 0x12:
+        return None
+    entity_pos = 4
+    entry_pos = 6
+    if data[3] >= 0x80 or data[5] >= 0x80:  # lengths past 127 bytes
+        try:
+            entity_len, entity_pos = _varint(data, 3)
+            if entity_pos + entity_len != n or entity_pos >= n or data[entity_pos] != 0x12:
+                return None
+            entry_len, entry_pos = _varint(data, entity_pos + 1)
+        except DecodeError:
+            return None
+        if entry_pos + entry_len != n:
+            return None
+    elif data[3] != n - 4 or data[4] != 0x12 or data[5] != n - 6:
+        return None
+    try:
+        entity = Entity(_table_entry(data[entry_pos:]))
+    except _Fallback:
+        entity = p4runtime_pb2.Entity.FromString(data[entity_pos:])
+    return Update(data[1], entity)

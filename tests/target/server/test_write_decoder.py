@@ -30,10 +30,12 @@ def field_matches(draw):
 
 
 @st.composite
-def table_entries(draw):
+def table_entries(draw, usual: bool = False):
+    """TableEntry messages; ``usual``: only fields the fast paths read (no counter
+    data, no elapsed time, no one-shot action set)."""
     entry = p4runtime_pb2.TableEntry(table_id=draw(u32), priority=draw(i32))
     entry.match.extend(draw(st.lists(field_matches(), max_size=3)))
-    which = draw(st.sampled_from(["action", "member", "group", "set", None]))
+    which = draw(st.sampled_from(["action", "member", "group", None] + ([] if usual else ["set"])))
     if which == "action":
         entry.action.action.action_id = draw(u32)
         for _ in range(draw(st.integers(0, 3))):
@@ -48,9 +50,9 @@ def table_entries(draw):
     entry.is_default_action = draw(st.booleans())
     entry.idle_timeout_ns = draw(st.integers(-(2**63), 2**63 - 1))
     entry.metadata = draw(small_bytes)
-    if draw(st.booleans()):
+    if not usual and draw(st.booleans()):
         entry.counter_data.packet_count = draw(st.integers(0, 100))
-    if draw(st.booleans()):
+    if not usual and draw(st.booleans()):
         entry.time_since_last_hit.elapsed_ns = 5
     return entry
 
@@ -108,3 +110,57 @@ def test_fast_decoder_matches_protobuf(entries, device_id, update_type, with_ele
     data = request.SerializeToString()
     assert view_request(decode_write_request(data)) == view_request(
         p4runtime_pb2.WriteRequest.FromString(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries=st.lists(table_entries(usual=True), min_size=1, max_size=4),
+       update_type=st.sampled_from([0, 1, 2, 3, 127, 128]))
+def test_usual_updates_decode_as_protobuf(entries, update_type):
+    # the shapes the one-pass readers (_usual_update, _usual_table_entry) take
+    request = p4runtime_pb2.WriteRequest(device_id=1)
+    for entry in entries:
+        request.updates.add(type=update_type).entity.table_entry.CopyFrom(entry)
+    data = request.SerializeToString()
+    assert view_request(decode_write_request(data)) == view_request(
+        p4runtime_pb2.WriteRequest.FromString(data))
+
+
+def _outcome(decode, data):
+    try:
+        return "decoded", decode(data)
+    except Exception as e:  # noqa: BLE001 - the kind of failure is what is compared
+        return "failed", type(e)
+
+
+def _view_update(update):
+    which = update.entity.WhichOneof("entity")
+    body = view_entry(update.entity.table_entry) if which == "table_entry" else which
+    return update.type, which, body
+
+
+@settings(max_examples=300, deadline=None)
+@given(entry=table_entries(usual=True), update_type=st.sampled_from([1, 2, 3]),
+       cut=st.integers(0, 200), flip=st.integers(0, 200), byte=st.integers(0, 255))
+def test_one_pass_readers_agree_with_the_general_ones(entry, update_type, cut, flip, byte):
+    """Whatever the bytes (truncated, one byte changed), the one-pass readers give
+    what the general readers give, failures included."""
+    from target.p4runtime import write_decoder as wd
+
+    update = p4runtime_pb2.Update(type=update_type)
+    update.entity.table_entry.CopyFrom(entry)
+    for data in (update.SerializeToString(), entry.SerializeToString()):
+        mangled = bytearray(data[:max(cut, 1)] if cut < len(data) else data)
+        mangled[flip % len(mangled)] = byte
+        for candidate in (data, bytes(mangled)):
+            fast = _outcome(lambda d: wd._usual_update(d) or wd._any_update(d), candidate)
+            general = _outcome(wd._any_update, candidate)
+            if fast[0] == "decoded" and general[0] == "decoded":
+                assert _view_update(fast[1]) == _view_update(general[1])
+            else:
+                assert fast == general
+            fast = _outcome(wd._table_entry, candidate)
+            general = _outcome(wd._any_table_entry, candidate)
+            if fast[0] == "decoded" and general[0] == "decoded":
+                assert view_entry(fast[1]) == view_entry(general[1])
+            else:
+                assert fast == general
