@@ -224,7 +224,7 @@ class LbDataPlane:
                            if k not in synced or synced[k][0] != g]
                 gone = [k for k in synced if k not in groups]
                 for k in changed:
-                    desired.update(groups[k][1])
+                    add_entries(desired, groups[k][1].values())
                 ids = set(desired)
                 for k in changed + gone:
                     ids.update(synced[k][1] if k in synced else {})

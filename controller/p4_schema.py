@@ -117,9 +117,6 @@ class P4Schema:
     def digest_id(self, name: str) -> int:
         return self._lookup(P4Type.digest, name).preamble.id
 
-    def table_name(self, table_id: int) -> str:
-        return self._tables_by_id[table_id].name
-
     def table_by_id(self, table_id: int) -> TableSchema:
         return self._tables_by_id[table_id]
 

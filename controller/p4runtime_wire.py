@@ -412,7 +412,7 @@ def parse_stream_message(data: bytes) -> StreamMessage:
     (arbitration, packets, errors) as the generated message. Never raises: gRPC
     would end the stream on an exception, and one bad message is no reason to."""
     try:
-        top = list(fields(data))
+        top = fields(data)
         if len(top) == 1 and top[0][0] == SM_DIGEST:
             return _digest_batch(_message(top[0][1], "digest"))
         if len(top) == 1 and top[0][0] == SM_IDLE:
