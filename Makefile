@@ -1,5 +1,5 @@
 # p4lb: `make run` starts the demo, `make test` runs every test.
-# TARGET=embedded (default) uses the switch in target/; TARGET=bmv2 uses
+# TARGET=embedded (default) uses the switch in p4switch/; TARGET=bmv2 uses
 # simple_switch_grpc from PATH.
 
 PYTHON ?= python3
@@ -12,10 +12,10 @@ export TARGET
 P4_SOURCES := $(wildcard p4src/*.p4)
 P4_BUILD   := p4src/build
 # Small programs of our own that exercise the embedded switch feature by feature.
-TEST_P4_SOURCES := $(wildcard tests/target/p4/*.p4)
-TEST_P4_BUILD   := tests/target/p4/build
+TEST_P4_SOURCES := $(wildcard tests/p4switch/p4/*.p4)
+TEST_P4_BUILD   := tests/p4switch/p4/build
 
-.PHONY: all test run p4 bench lint venv clean-venv system-packages
+.PHONY: all test run p4 bench lint venv clean-venv system-packages system-deps
 
 all: test
 
@@ -27,15 +27,23 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed system-deps
 	$(PY) -m pytest tests
 
 # The demo: topology 1 on Mininet (root; Debian's mininet package, installed
 # here if missing), the switch, the controller, real TCP requests.
-run: $(VENV)/.installed
-	@for tool in mnexec ethtool ip nft; do \
-	    command -v $$tool >/dev/null || { $(MAKE) system-packages; break; }; done
+run: $(VENV)/.installed system-deps
 	$(PY) -m topo.demo
+
+# As root, install the Debian packages below when one of their tools is
+# missing, so the end-to-end tests run instead of skipping; without root
+# they are left alone (those tests then say why they skip).
+SYSTEM_TOOLS := mnexec ethtool ip nft
+system-deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	    for tool in $(SYSTEM_TOOLS); do \
+	        command -v $$tool >/dev/null || { $(MAKE) --no-print-directory system-packages; break; }; \
+	    done; fi
 
 # Debian packages the topologies and end-to-end tests use (root).
 system-packages:

@@ -11,7 +11,7 @@ The controller is not connected while traffic runs: the figure is the data
 plane's, and a digest is then dropped by the switch (on BMv2 and ours alike).
 
 The baseline is BMv2 running lb.p4 when installed; otherwise the embedded
-switch running tests/target/p4/srv_minimal.p4 (one exact table on the
+switch running tests/p4switch/p4/srv_minimal.p4 (one exact table on the
 destination MAC) on the same frames, so the ratio says what the load
 balancer costs against the cheapest forwarding the switch can do.
 """
@@ -42,13 +42,13 @@ from bench.switch_pair import BMV2, BMV2_NAME, EMBEDDED, running_switch
 from controller.p4_schema import DecodedEntry, P4Schema
 from controller.p4runtime_wire import EntryCodec
 from controller.switch_session import SwitchAddress, SwitchSession
-from target.launch import SwitchProcess
+from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON, PacketWire
-from tests.target.server.p4rt_client import load_p4info
+from tests.p4switch.server.p4rt_client import load_p4info
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_JSON = ROOT / "tests" / "target" / "p4" / "build" / "srv_minimal.json"
-REFERENCE_P4INFO = ROOT / "tests" / "target" / "p4" / "build" / "srv_minimal.p4info.txt"
+REFERENCE_JSON = ROOT / "tests" / "p4switch" / "p4" / "build" / "srv_minimal.json"
+REFERENCE_P4INFO = ROOT / "tests" / "p4switch" / "p4" / "build" / "srv_minimal.p4info.txt"
 REFERENCE_NAME = ("embedded switch running srv_minimal.p4 (one exact table on dst MAC), "
                   "same frames: BMv2 not installed")
 

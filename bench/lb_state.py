@@ -31,7 +31,7 @@ from controller.lb_tables import bucket_owners, desired_entries
 from controller.p4_schema import DecodedEntry, P4Schema
 from controller.p4runtime_wire import EntryCodec
 from controller.switch_session import SwitchAddress, SwitchSession
-from target.launch import SwitchProcess
+from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON, lb_p4info
 
 CLIENT_PORT, SERVER_PORT = 9, 1

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from target.launch import SwitchProcess
+from p4switch.launch import SwitchProcess
 
 EMBEDDED, BMV2 = "embedded", "bmv2"
 BMV2_NAME = "BMv2 simple_switch_grpc"

@@ -13,7 +13,7 @@ from tools.p4_stamp import stale_entries
 
 ROOT = Path(__file__).resolve().parent.parent
 LB_STAMP = ROOT / "p4src" / "build" / "lb.stamp.json"
-TEST_PROGRAMS_STAMP = ROOT / "tests" / "target" / "p4" / "build" / "programs.stamp.json"
+TEST_PROGRAMS_STAMP = ROOT / "tests" / "p4switch" / "p4" / "build" / "programs.stamp.json"
 
 
 def load_p4info() -> p4info_pb2.P4Info:

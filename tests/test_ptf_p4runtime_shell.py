@@ -9,7 +9,7 @@ from pathlib import Path
 
 import p4runtime_sh.shell as sh
 
-from target.launch import SwitchProcess
+from p4switch.launch import SwitchProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "p4src" / "build"

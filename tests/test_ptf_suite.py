@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from target.launch import SwitchProcess
+from p4switch.launch import SwitchProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 PTF_DIR = ROOT / "tests" / "ptf"

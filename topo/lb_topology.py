@@ -33,7 +33,7 @@ from mininet.net import Mininet  # noqa: E402
 from mininet.node import Host, Node  # noqa: E402
 
 from controller.management_api import ManagementClient  # noqa: E402
-from target.launch import SwitchProcess, selected_target  # noqa: E402
+from p4switch.launch import SwitchProcess, selected_target  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LB_JSON = ROOT / "p4src" / "build" / "lb.json"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from target.launch import SwitchProcess
+from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import (
     LB_JSON,
     LbRig,

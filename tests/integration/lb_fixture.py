@@ -20,7 +20,7 @@ from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
 from controller.lb_service import LbService
 from controller.p4_schema import DecodedEntry, P4Schema
 from controller.switch_session import SwitchAddress
-from target.launch import SwitchProcess
+from p4switch.launch import SwitchProcess
 from tests.p4runtime_messages import entry_from_message
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from target.launch import SwitchProcess
+from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON
 
 ROOT = Path(__file__).resolve().parents[2]

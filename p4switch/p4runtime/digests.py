@@ -1,0 +1,223 @@
+"""Digest lists: DigestEntry configs, sending DigestList messages (encoded by
+wire_encoder), acks.
+
+Semantics of PI's digest_mgr.cpp, with exact deadlines instead of PI's periodic
+sweeps (which send up to two periods late):
+
+- samples of a digest with no DigestEntry are dropped;
+- a list is sent when it holds ``max_list_size`` samples (0: 1024, as BMv2), or
+  ``max_timeout_ns`` after its first sample (0: each sample at once);
+- while ``ack_timeout_ns`` > 0, a sample already in a sent, unacknowledged list
+  is not sent again; a DigestListAck, or ``ack_timeout_ns`` passing without
+  one, releases the list's samples.
+
+Samples arrive from the data plane on the server's notification thread; config
+writes and acks come from gRPC threads, so one lock guards the state.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from p4.v1 import p4runtime_pb2
+
+from p4switch.p4runtime import wire_encoder as wire
+from p4switch.p4runtime.bytestrings import to_bytes
+from p4switch.p4runtime.errors import already_exists, invalid, not_found, unimplemented
+from p4switch.p4runtime.p4info_index import DigestInfo, P4InfoIndex
+from p4switch.runtime_api import Digest
+
+Update = p4runtime_pb2.Update
+
+# What PI's bmv2 backend gives BMv2 when the client sets max_list_size to 0
+# (pi_learn_imp.cpp); it also keeps a DigestList far below gRPC's message limit.
+DEFAULT_MAX_LIST_SIZE = 1024
+
+
+@dataclass
+class _SentList:
+    samples: list[tuple[int, ...]]
+    expires_ns: int
+
+
+@dataclass
+class _DigestState:
+    info: DigestInfo
+    config: p4runtime_pb2.DigestEntry.Config | None = None
+    pending: list[tuple[int, ...]] = field(default_factory=list)
+    pending_set: set[tuple[int, ...]] = field(default_factory=set)
+    first_sample_ns: int = 0
+    next_list_id: int = 1
+    in_flight: set[tuple[int, ...]] = field(default_factory=set)
+    unacked: dict[int, _SentList] = field(default_factory=dict)
+    # (expires_ns, list_id) of unacked lists, soonest first; entries of lists
+    # acked meanwhile stay until they surface (a heap cannot remove from the middle).
+    expiries: list[tuple[int, int]] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.config = None
+        self.pending.clear()
+        self.pending_set.clear()
+        self.in_flight.clear()
+        self.unacked.clear()
+        self.expiries.clear()
+
+
+class DigestLists:
+    def __init__(self, index: P4InfoIndex, send: Callable[[bytes], None],
+                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+        self._send = send
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._digests = {d.id: _DigestState(d) for d in index.digests.values()}
+        self._by_name = {d.name: self._digests[d.id] for d in index.digests.values()}
+        self.dropped_samples = 0  # samples of unconfigured or unknown digests
+
+    # --- config (Write / Read) -------------------------------------------------
+
+    def write_config(self, update_type: int, entry: p4runtime_pb2.DigestEntry) -> None:
+        with self._lock:
+            state = self._digests.get(entry.digest_id)
+            if state is None:
+                raise not_found(f"digest id {entry.digest_id} is not a digest of the loaded "
+                                "P4Info")
+            where = f"digest '{state.info.name}'"
+            if update_type == Update.INSERT:
+                if state.config is not None:
+                    raise already_exists(f"{where} is already configured; use MODIFY")
+            elif update_type in (Update.MODIFY, Update.DELETE):
+                if state.config is None:
+                    raise not_found(f"{where} is not configured")
+            else:
+                raise invalid(f"{where}: update type {update_type} is not INSERT, MODIFY or "
+                              "DELETE")
+            if update_type == Update.DELETE:
+                state.reset()
+                return
+            config = entry.config
+            for name in ("max_timeout_ns", "max_list_size", "ack_timeout_ns"):
+                if getattr(config, name) < 0:
+                    raise invalid(f"{where}: {name} must not be negative, got "
+                                  f"{getattr(config, name)}")
+            state.config = p4runtime_pb2.DigestEntry.Config()
+            state.config.CopyFrom(config)
+
+    def read_config(self, request: p4runtime_pb2.DigestEntry, response: list) -> None:
+        if request.digest_id == 0:
+            raise unimplemented("digest_id must be set when reading DigestEntry")
+        with self._lock:
+            state = self._digests.get(request.digest_id)
+            if state is None:
+                raise not_found(f"digest id {request.digest_id} is not a digest of the loaded "
+                                "P4Info")
+            if state.config is None:
+                raise not_found(f"digest '{state.info.name}' is not configured")
+            entity = p4runtime_pb2.Entity()
+            entity.digest_entry.digest_id = request.digest_id
+            entity.digest_entry.config.CopyFrom(state.config)
+            response.append(entity)
+
+    def configured(self) -> list[p4runtime_pb2.DigestEntry]:
+        with self._lock:
+            return [
+                p4runtime_pb2.DigestEntry(digest_id=s.info.id, config=s.config)
+                for s in self._digests.values() if s.config is not None
+            ]
+
+    # --- samples, acks, deadlines ---------------------------------------------
+
+    def add_sample(self, digest: Digest) -> None:
+        with self._lock:
+            state = self._by_name.get(digest.name)
+            if state is None or state.config is None:
+                self.dropped_samples += 1
+                return
+            sample = tuple(digest.values)
+            if len(sample) != len(state.info.bitwidths):
+                self.dropped_samples += 1
+                return
+            config = state.config
+            if config.ack_timeout_ns > 0:
+                if sample in state.in_flight or sample in state.pending_set:
+                    return
+            now = self._clock()
+            if not state.pending:
+                state.first_sample_ns = now
+            state.pending.append(sample)
+            state.pending_set.add(sample)
+            full = len(state.pending) >= (config.max_list_size or DEFAULT_MAX_LIST_SIZE)
+            if full or config.max_timeout_ns == 0:
+                self._send_list(state, now)
+
+    def ack(self, ack: p4runtime_pb2.DigestListAck) -> None:
+        with self._lock:
+            state = self._digests.get(ack.digest_id)
+            if state is None:
+                return
+            sent = state.unacked.pop(ack.list_id, None)
+            if sent is not None:
+                state.in_flight.difference_update(sent.samples)
+
+    def run_deadlines(self) -> int | None:
+        """Send lists and expire acks that are due; the next deadline (clock ns) or None."""
+        with self._lock:
+            now = self._clock()
+            upcoming: list[int] = []
+            for state in self._digests.values():
+                if state.config is None:
+                    continue
+                if state.pending:
+                    due = state.first_sample_ns + state.config.max_timeout_ns
+                    if due <= now:
+                        self._send_list(state, now)
+                    else:
+                        upcoming.append(due)
+                # Runs after every data-plane event: with a list per millisecond
+                # in flight, scanning them all each time cost more than the packets.
+                expiries = state.expiries
+                while expiries:
+                    expires_ns, list_id = expiries[0]
+                    sent = state.unacked.get(list_id)
+                    if sent is not None and sent.expires_ns == expires_ns and expires_ns > now:
+                        upcoming.append(expires_ns)
+                        break
+                    heapq.heappop(expiries)
+                    if sent is not None and sent.expires_ns == expires_ns:
+                        del state.unacked[list_id]
+                        state.in_flight.difference_update(sent.samples)
+            return min(upcoming, default=None)
+
+    def _send_list(self, state: _DigestState, now: int) -> None:
+        samples, state.pending = state.pending, []
+        state.pending_set.clear()
+        encode = _DATA_ENCODERS[state.info.kind]
+        message = wire.digest_list_message(state.info.id, state.next_list_id,
+                                           [encode(sample) for sample in samples],
+                                           time.time_ns())
+        if state.config.ack_timeout_ns > 0:
+            expires_ns = now + state.config.ack_timeout_ns
+            state.unacked[state.next_list_id] = _SentList(samples, expires_ns)
+            heapq.heappush(state.expiries, (expires_ns, state.next_list_id))
+            state.in_flight.update(samples)
+        state.next_list_id += 1
+        self._send(message)
+
+
+def _bitstring(sample: tuple[int, ...]) -> bytes:
+    return wire.bitstring_data(to_bytes(sample[0]))
+
+
+def _struct(sample: tuple[int, ...]) -> bytes:
+    return wire.struct_data([wire.bitstring_data(to_bytes(value)) for value in sample])
+
+
+def _tuple(sample: tuple[int, ...]) -> bytes:
+    return wire.tuple_data([wire.bitstring_data(to_bytes(value)) for value in sample])
+
+
+# The encoded P4Data of a sample, by DigestInfo.kind.
+_DATA_ENCODERS = {"bitstring": _bitstring, "struct": _struct, "tuple": _tuple}

@@ -1,0 +1,166 @@
+"""Hostile or malformed requests get an error status; the switch keeps running with
+its state intact."""
+
+import grpc
+import pytest
+from frames import MAC_B, ethernet
+from google.rpc import code_pb2
+from p4.v1 import p4runtime_pb2
+from p4rt_client import Update, says, update, write_errors
+from switch_harness import start_switch
+
+Entity = p4runtime_pb2.Entity
+
+
+def raw_call(switch, method: str, payload: bytes):
+    channel = grpc.insecure_channel(switch.address)
+    try:
+        call = channel.unary_unary(f"/p4.v1.P4Runtime/{method}")
+        return call(payload, timeout=10)
+    finally:
+        channel.close()
+
+
+def assert_still_forwarding(switch, c, names):
+    switch.send(1, ethernet(MAC_B))
+    assert switch.next_frame()[0] == 3
+    assert len(c.read(Entity(table_entry=p4runtime_pb2.TableEntry(
+        table_id=names.table_id("dmac"))))) == 1
+
+
+@pytest.fixture
+def forwarding(loaded):
+    switch, c, names = loaded
+    c.write(update(Update.INSERT, table_entry=names.entry(
+        "dmac", {"hdr.ethernet.dst": MAC_B}, "forward", port=3)))
+    return loaded
+
+
+@pytest.mark.embedded_only("gRPC C++ answers INTERNAL for bytes it cannot parse")
+@pytest.mark.parametrize("method", ["Write", "SetForwardingPipelineConfig",
+                                    "GetForwardingPipelineConfig"])
+@pytest.mark.parametrize("payload", [b"\xff\xff\xff\xff", b"\x22\x05abc", b"\x0a\x80"])
+def test_garbage_bytes_are_invalid_argument(forwarding, method, payload):
+    switch, c, names = forwarding
+    with pytest.raises(grpc.RpcError) as e:
+        raw_call(switch, method, payload)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert says(e.value.details(), "malformed")
+    assert_still_forwarding(switch, c, names)
+
+
+@pytest.mark.in_process
+def test_oversize_batch_is_refused_by_grpc(features, tmp_path):
+    switch = start_switch(tmp_path, max_message_bytes=64 * 1024)
+    try:
+        c = switch.controller()
+        # The JSON itself may not fit in 64 kB: load it behind gRPC's back.
+        switch.device.set_pipeline(
+            p4runtime_pb2.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
+            p4runtime_pb2.ForwardingPipelineConfig(p4info=features.p4info,
+                                                   p4_device_config=features.json))
+        names = features.names
+        entries = [update(Update.INSERT, table_entry=names.entry(
+            "dmac", {"hdr.ethernet.dst": mac}, "forward", port=1)) for mac in range(5000)]
+        with pytest.raises(grpc.RpcError) as e:
+            c.write(*entries)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        c.write(*entries[:10])
+        assert len(c.read(Entity(table_entry=p4runtime_pb2.TableEntry(
+            table_id=names.table_id("dmac"))))) == 10
+    finally:
+        switch.stop()
+
+
+def test_unsupported_atomicity_and_entities(forwarding):
+    switch, c, names = forwarding
+    request = p4runtime_pb2.WriteRequest(device_id=0, atomicity=1)
+    request.election_id.low = 1
+    with pytest.raises(grpc.RpcError) as e:
+        c.stub.Write(request)
+    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    register = p4runtime_pb2.RegisterEntry(register_id=0x16000001)
+    [(code, _)] = c.write_errors(update(Update.MODIFY, register_entry=register))
+    assert code == code_pb2.UNIMPLEMENTED
+    update_type_missing = update(Update.UNSPECIFIED, table_entry=names.entry(
+        "dmac", {"hdr.ethernet.dst": 0x99}, "forward", port=1))
+    [(code, _)] = c.write_errors(update_type_missing)
+    assert code == code_pb2.INVALID_ARGUMENT
+    assert_still_forwarding(switch, c, names)
+
+
+@pytest.mark.embedded_only("PI answers UNKNOWN for an update without an entity and ignores "
+                            "empty stream messages")
+def test_empty_updates_and_stream_messages(forwarding):
+    switch, c, names = forwarding
+    [(code, _)] = c.write_errors(p4runtime_pb2.Update(type=Update.INSERT))
+    assert code == code_pb2.INVALID_ARGUMENT
+    c.send(p4runtime_pb2.StreamMessageRequest())  # no update at all
+    assert c.next("error").error.canonical_code == code_pb2.INVALID_ARGUMENT
+    assert_still_forwarding(switch, c, names)
+
+
+def test_reads_of_unknown_ids_are_invalid(forwarding):
+    switch, c, names = forwarding
+    for entity in (Entity(table_entry=p4runtime_pb2.TableEntry(table_id=0x0200FFFF)),
+                   Entity(counter_entry=p4runtime_pb2.CounterEntry(counter_id=5))):
+        with pytest.raises(grpc.RpcError) as e:
+            c.read(entity)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert_still_forwarding(switch, c, names)
+
+
+@pytest.mark.embedded_only("the limit is the embedded switch's")
+def test_streams_beyond_the_limit_are_refused(switch):
+    from p4switch.p4runtime.service import MAX_OPEN_STREAMS
+
+    for _ in range(MAX_OPEN_STREAMS):
+        stream = switch.controller(election_id=None, arbitrate=False)
+        stream.send(p4runtime_pb2.StreamMessageRequest())
+        stream.next("error")  # the stream is open on the server
+    refused = switch.controller(election_id=None, arbitrate=False)
+    assert refused.next("end").code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    c = switch.controller(arbitrate=False)
+    assert c.stub.Capabilities(p4runtime_pb2.CapabilitiesRequest()).p4runtime_api_version
+
+
+def test_random_table_entries_never_break_the_switch(forwarding):
+    """Arbitrary (mostly nonsensical) table entries: each update gets OK or an error
+    code, never an INTERNAL one, and the switch keeps its state and forwarding."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from test_write_decoder import table_entries
+
+    switch, c, names = forwarding
+    field_ids = {t.preamble.id: [f.id for f in t.match_fields] for t in names.p4info.tables}
+    table_ids = list(field_ids) + [0, 1]
+    action_ids = [a.preamble.id for a in names.p4info.actions] + [0, 7]
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(entries=st.lists(table_entries(), min_size=1, max_size=5),
+           tables=st.lists(st.sampled_from(table_ids), min_size=5, max_size=5),
+           actions=st.lists(st.sampled_from(action_ids), min_size=5, max_size=5),
+           update_type=st.sampled_from([Update.INSERT, Update.MODIFY, Update.DELETE, 0, 9]))
+    def check(entries, tables, actions, update_type):
+        for entry, table_id, action_id in zip(entries, tables, actions, strict=False):
+            entry.table_id = table_id
+            for fm in entry.match:  # mostly real field ids, so checks past the first run
+                ids = field_ids.get(table_id) or [fm.field_id]
+                fm.field_id = ids[fm.field_id % len(ids)]
+            if entry.action.HasField("action"):
+                entry.action.action.action_id = action_id
+        try:
+            c.write(*[update(update_type, table_entry=e) for e in entries])
+        except grpc.RpcError as e:
+            assert code_pb2.INTERNAL not in [code for code, _ in write_errors(e)]
+        # undo whatever got in, so that every example starts from the same state
+        dmac_id, const_id = names.table_id("dmac"), names.table_id("const_tbl")
+        for entity in c.read(Entity(table_entry=p4runtime_pb2.TableEntry())):
+            entry = entity.table_entry
+            if entry.table_id == const_id or (entry.table_id == dmac_id
+                                              and entry.match[0].exact.value == b"\xbb"):
+                continue
+            c.write(update(Update.DELETE, table_entry=entry))
+
+    check()
+    assert_still_forwarding(switch, c, names)
