@@ -28,6 +28,7 @@ from controller.lb_values import (
     DEFAULT_NEW_LEN,
     MAX_BUCKETS,
     MAX_NEW_LEN,
+    MAX_PENDING_TIMEOUT_MS,
     MAX_PORT,
     MAX_SWITCH_PORT,
     MAX_TIMEOUT,
@@ -73,9 +74,13 @@ class ConfCommand:
     ip6_src: IPAddress | None = None
     buckets: int | None = None
     timeout: int | None = None
+    pending_timeout_ms: int | None = None
 
     def apply(self, config: LbConfig) -> object:
-        changes: dict[str, object] = {"buckets": self.buckets, "timeout": self.timeout}
+        changes: dict[str, object] = {
+            "buckets": self.buckets, "timeout": self.timeout,
+            "pending_timeout_ms": self.pending_timeout_ms,
+        }
         if self.ip4_src is not None:
             changes["ip4_src"] = self.ip4_src
         if self.ip6_src is not None:
@@ -188,7 +193,7 @@ Command = ConfigCommand | ShowCommand
 
 HELP = """\
 lb conf [ip4-src-address A] [ip6-src-address A] [buckets N] [buckets-log2 N]
-        [timeout S]
+        [timeout S] [pending-timeout MS]
 lb vip <prefix> [protocol (tcp|udp) port N] [encap (gre4|gre6|l3dsr|nat4|nat6)]
        [dscp N] [type (clusterip|nodeport)] [target_port N] [new_len N]
        [src_ip_sticky] [del]
@@ -332,6 +337,10 @@ _OPTION_VALUES: dict[str, Callable[[_Reader], object]] = {
     "buckets": lambda r: r.value("a bucket count", _power_of_two("buckets", MAX_BUCKETS)),
     "buckets-log2": lambda r: r.value("a bucket count's log2", _number("buckets-log2", 0, 31)),
     "timeout": lambda r: r.value("a timeout in seconds", _number("timeout", 1, MAX_TIMEOUT)),
+    "pending-timeout": lambda r: r.value(
+        "a pending lifetime in milliseconds",
+        _number("pending-timeout", 0, MAX_PENDING_TIMEOUT_MS),
+    ),
     "protocol": lambda r: r.value(
         "a protocol: tcp, udp", _choice(Protocol, "protocol"), [p.value for p in Protocol]
     ),
@@ -392,7 +401,8 @@ def _prefix(reader: _Reader, what: str = "VIP prefix") -> IPNetwork:
 
 
 def _lb_conf(reader: _Reader) -> ConfCommand:
-    names = ("ip4-src-address", "ip6-src-address", "buckets", "buckets-log2", "timeout")
+    names = ("ip4-src-address", "ip6-src-address", "buckets", "buckets-log2", "timeout",
+             "pending-timeout")
     if reader.done(names):
         raise reader.fail(f"expected one of {', '.join(names)}", expected=names)
     seen = _options(reader, names)
@@ -402,7 +412,8 @@ def _lb_conf(reader: _Reader) -> ConfCommand:
             raise reader.fail("give buckets or buckets-log2, not both", at=len(reader.tokens) - 1)
         buckets = 1 << seen["buckets-log2"]
     return ConfCommand(
-        seen.get("ip4-src-address"), seen.get("ip6-src-address"), buckets, seen.get("timeout")
+        seen.get("ip4-src-address"), seen.get("ip6-src-address"), buckets, seen.get("timeout"),
+        seen.get("pending-timeout"),
     )
 
 

@@ -107,13 +107,13 @@ class FlowLearner:
         self,
         schema: P4Schema,
         timeout_s: Callable[[], int],
-        is_live_as: Callable[[int, int], bool],
+        is_pinnable_as: Callable[[int, int], bool],
         on_flows_gone: Callable[[list[tuple[int, int]]], None] | None = None,
     ) -> None:
         self.schema = schema
         self.codec = EntryCodec(schema)
         self._timeout_s = timeout_s
-        self._is_live_as = is_live_as  # (vip_id, as_id) -> may a new flow be pinned there?
+        self._is_pinnable_as = is_pinnable_as  # (vip_id, as_id) -> may a flow be pinned there?
         self._on_flows_gone = on_flows_gone  # [(vip_id, as_id)] whose flows went away
         self._lock = threading.Lock()
         # Serialises flow writes: an install racing a flush must not leave an
@@ -225,7 +225,7 @@ class FlowLearner:
                 self.bad_messages += 1
                 log.warning("switch %s sent a bad digest: %s", session.address, e)
                 continue
-            if self._is_live_as(key.vip_id, as_id):
+            if self._is_pinnable_as(key.vip_id, as_id):
                 new[key] = as_id
         if not new:
             return
@@ -267,9 +267,9 @@ class FlowLearner:
         with self._io:
             # Checked again under the write lock: a flush that removed the AS
             # may have run since the digest was first looked at.
-            live = {k: a for k, a in flows.items() if self._is_live_as(k.vip_id, a)}
-            if live:
-                self._install(live)
+            pinnable = {k: a for k, a in flows.items() if self._is_pinnable_as(k.vip_id, a)}
+            if pinnable:
+                self._install(pinnable)
 
     def _install(self, flows: dict[FlowKey, int]) -> None:
         timeout_ns = self._timeout_s() * 1_000_000_000

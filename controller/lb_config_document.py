@@ -24,6 +24,7 @@ from controller.lb_model import LbConfig
 from controller.lb_values import (
     DEFAULT_BUCKETS,
     DEFAULT_NEW_LEN,
+    DEFAULT_PENDING_TIMEOUT_MS,
     DEFAULT_TIMEOUT,
     DEFAULT_WEIGHT,
     MAX_WEIGHT,
@@ -60,6 +61,7 @@ def to_document(config: LbConfig) -> dict[str, Any]:
             "ip6_src": None if conf.ip6_src is None else str(conf.ip6_src),
             "buckets": conf.buckets,
             "timeout": conf.timeout,
+            "pending_timeout_ms": conf.pending_timeout_ms,
         },
         "last_vip_id": config.vip_id_pool.last,
         "last_as_id": config.as_id_pool.last,
@@ -169,6 +171,8 @@ def from_document(document: object, **limits: int) -> LbConfig:
             ip6_src=conf.get("ip6_src", str, optional=True),
             buckets=conf.get("buckets", int),
             timeout=conf.get("timeout", int),
+            # optional: documents written before the pending table lack it
+            pending_timeout_ms=conf.get("pending_timeout_ms", int, optional=True),
         ),
     )
     for i, raw in enumerate(top.get("vips", list)):
@@ -261,6 +265,8 @@ def to_commands(config: LbConfig) -> list[str]:
         words.append(f"buckets {conf.buckets}")
     if conf.timeout != DEFAULT_TIMEOUT:
         words.append(f"timeout {conf.timeout}")
+    if conf.pending_timeout_ms != DEFAULT_PENDING_TIMEOUT_MS:
+        words.append(f"pending-timeout {conf.pending_timeout_ms}")
     if words:
         lines.append("lb conf " + " ".join(words))
     for vip in config.vips():

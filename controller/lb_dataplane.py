@@ -59,8 +59,9 @@ TABLE_ORDER = (
 )
 COUNTERS = (
     "vip_existing_session", "vip_first_session", "vip_untracked", "vip_no_server",
-    "as_packets", "drop_counter",
+    "vip_pending_collision", "as_packets", "drop_counter",
 )
+PENDING_CONF_TABLE, PENDING_CONF_ACTION = "pending_conf", "set_pending_lifetime"
 
 
 @dataclass
@@ -80,14 +81,14 @@ class LbDataPlane:
         device_config: bytes,
         election_id: int,
         timeout_s: Callable[[], int],
-        is_live_as: Callable[[int, int], bool],
+        is_pinnable_as: Callable[[int, int], bool],
         on_flows_gone: Callable[[list[tuple[int, int]]], None] | None = None,
     ) -> None:
         self.schema = P4Schema(p4info)
         self.p4info = p4info
         self.device_config = device_config
         self.election_id = election_id
-        self.learner = FlowLearner(self.schema, timeout_s, is_live_as, on_flows_gone)
+        self.learner = FlowLearner(self.schema, timeout_s, is_pinnable_as, on_flows_gone)
         self.codec = self.learner.codec
         self.sessions: dict[str, SwitchSession] = {}
         self._installed: dict[str, dict[EntryId, DecodedEntry]] = {}
@@ -97,6 +98,8 @@ class LbDataPlane:
         self._groups: dict[GroupKey, tuple[EntryGroup, dict[EntryId, DecodedEntry]]] = {}
         # Per switch: the groups it was last brought to in full (absent: diff everything).
         self._synced: dict[str, dict[GroupKey, tuple[EntryGroup, dict[EntryId, DecodedEntry]]]] = {}
+        # Per switch: the pending lifetime last written (absent: write it).
+        self._pending_lifetime: dict[str, int] = {}
         self._lock = threading.RLock()
 
     # --- switches ----------------------------------------------------------------
@@ -129,6 +132,7 @@ class LbDataPlane:
             self.learner.attach(session)
             self._installed[name] = installed
             self._synced.pop(name, None)
+            self._pending_lifetime.pop(name, None)
             log.info("switch %s: %d config entries and %d flows read back", name,
                      len(installed), adopted)
             if self._plan is not None:
@@ -231,8 +235,27 @@ class LbDataPlane:
                 scope = {eid: installed[eid] for eid in ids if eid in installed}
             diff = diff_entries(scope, desired)
             self._write_diff(session, installed, diff)
+            self._write_pending_lifetime(session)
             self._synced[name] = dict(groups)
         return (len(diff.inserts), len(diff.modifies), len(diff.deletes))
+
+    def _write_pending_lifetime(self, session: SwitchSession) -> None:
+        """lb.p4's pending_conf is keyless: its default action holds the lifetime."""
+        name = str(session.address)
+        lifetime = self._plan.pending_lifetime_us if self._plan is not None else None
+        if lifetime is None or self._pending_lifetime.get(name) == lifetime:
+            return
+        table = self.schema.table(PENDING_CONF_TABLE)
+        action = self.schema.action(PENDING_CONF_ACTION)
+        entry = p4runtime_pb2.TableEntry(table_id=table.id, is_default_action=True)
+        entry.action.action.action_id = action.id
+        (param,) = action.params
+        entry.action.action.params.add(param_id=param.id,
+                                       value=lifetime.to_bytes((param.bitwidth + 7) // 8, "big"))
+        update = p4runtime_pb2.Update(type=p4runtime_pb2.Update.MODIFY)
+        update.entity.table_entry.CopyFrom(entry)
+        session.write([update])
+        self._pending_lifetime[name] = lifetime
 
     def _write_diff(
         self, session: SwitchSession, installed: dict[EntryId, DecodedEntry], diff: TableDiff

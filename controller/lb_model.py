@@ -23,8 +23,10 @@ Rules (VPP's, with its mistakes corrected; see DESIGN.md):
 * adding an AS that exists updates its weight (and revives it if draining).
 * deleting an AS without ``flush`` drains it: it gets no new buckets, keeps
   its flows, shows as draining and is collected when the flow tracker
-  reports its last flow gone (:meth:`LbConfig.set_flow_count`). With
-  ``flush``, or with no flows, it goes at once. Deleting a VIP drains all of
+  reports its last flow gone (:meth:`LbConfig.set_flow_count`), but not
+  before the pending lifetime has passed (:meth:`LbConfig.pending_ended`):
+  the data plane may have sent a new flow there that the tracker has not
+  learned yet. With ``flush`` it goes at once. Deleting a VIP drains all of
   its ASs the same way (VPP does this too); the VIP stays, draining, until
   they are collected, and its prefix cannot be re-added before that.
 
@@ -50,6 +52,7 @@ from controller.lb_values import (
     MAX_BUCKETS,
     MAX_ID,
     MAX_NEW_LEN,
+    MAX_PENDING_TIMEOUT_MS,
     MAX_PORT,
     MAX_SWITCH_PORT,
     MAX_TIMEOUT,
@@ -159,6 +162,7 @@ class LbConfig:
         ip6_src: str | IPv6Address | None | object = _UNSET,
         buckets: int | None = None,
         timeout: int | None = None,
+        pending_timeout_ms: int | None = None,
     ) -> LbConf:
         """``lb conf``: changes only the settings given."""
         new = self._conf
@@ -170,6 +174,9 @@ class LbConfig:
             new = _replace_conf(new, buckets=check_power_of_two(buckets, "buckets", MAX_BUCKETS))
         if timeout is not None:
             new = _replace_conf(new, timeout=check_int(timeout, "timeout", 1, MAX_TIMEOUT))
+        if pending_timeout_ms is not None:
+            new = _replace_conf(new, pending_timeout_ms=check_int(
+                pending_timeout_ms, "pending-timeout", 0, MAX_PENDING_TIMEOUT_MS))
         self._conf = new
         return new
 
@@ -295,6 +302,9 @@ class LbConfig:
         vip = self._live_vip(make_vip_key(prefix, protocol, port))
         vip.state = State.DRAINING
         for a in vip.ases.values():
+            # No pending hold: without the VIP's entries its pending flows are
+            # not load-balanced any more, whichever AS they had.
+            a.pending = False
             a.state = State.DRAINING
         self._collect(vip)
         return vip
@@ -385,6 +395,7 @@ class LbConfig:
                 raise NotFound(f"AS {address} is not configured on VIP {vip_key}")
         result = [vip.ases[a] for a in wanted]
         for a in result:
+            a.pending = not flush and (a.pending or a.live)
             a.state = State.DRAINING
             if flush:
                 a.flows = 0
@@ -403,6 +414,7 @@ class LbConfig:
             raise NotFound(f"VIP {vip_key} does not exist")
         for a in vip.ases.values():
             a.flows = 0
+            a.pending = False
         self._collect(vip)
         return vip
 
@@ -431,6 +443,19 @@ class LbConfig:
             raise NotFound(f"AS {addr} is not configured on VIP {vip_key}")
         return self.set_flow_count(vip.ases[addr].as_id, 0)
 
+    def pending_ended(self, as_ids: Iterable[int]) -> list[As]:
+        """The pending lifetime of these draining ASs has passed; returns what that collected.
+
+        From here on the tracker's flow count is all the flows they have.
+        """
+        removed: list[As] = []
+        for as_id in as_ids:
+            found = self._as_ids.get(as_id)
+            if found is not None and found[1].pending:
+                found[1].pending = False
+                removed += self._collect(found[0])
+        return removed
+
     def collect_drained(self) -> list[As]:
         """Removes every draining AS (and VIP) that has no flows left.
 
@@ -444,7 +469,10 @@ class LbConfig:
         return removed
 
     def _collect(self, vip: Vip) -> list[As]:
-        removed = [a for a in vip.ases.values() if a.state is State.DRAINING and a.flows == 0]
+        removed = [
+            a for a in vip.ases.values()
+            if a.state is State.DRAINING and a.flows == 0 and not a.pending
+        ]
         for a in removed:
             del vip.ases[a.address]
             del self._as_ids[a.as_id]

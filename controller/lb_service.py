@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
@@ -39,8 +40,12 @@ from controller.show_format import (
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_PERIOD_S = 1.0
-# lb.p4's per-VIP counters, in VPP's order (show_format.VIP_COUNTER_NAMES).
-VIP_COUNTERS = ("vip_existing_session", "vip_first_session", "vip_untracked", "vip_no_server")
+# A draining AS is held for the pending lifetime plus this, covering the
+# digest's way to the controller and the flow install.
+PENDING_HOLD_MARGIN_S = 1.0
+# lb.p4's per-VIP counters, in VPP's order, then ours (show_format.VIP_COUNTER_NAMES).
+VIP_COUNTERS = ("vip_existing_session", "vip_first_session", "vip_untracked", "vip_no_server",
+                "vip_pending_collision")
 # lb.p4's drop_counter indices (headers.p4, DROP_*).
 DROP_REASONS = (
     "parser error", "bad ipv4 checksum", "not ip", "ttl expired", "no route", "no server",
@@ -87,6 +92,7 @@ def plan_from_config(config: LbConfig) -> DataPlanePlan:
         ip6_src=conf.ip6_src or IPv6Address(0),
         vips=vips,
         routes=routes,
+        pending_lifetime_us=conf.pending_timeout_ms * 1000,
     )
 
 
@@ -129,12 +135,14 @@ class LbService:
         self.state_path = state_path
         self.config = load_state(state_path) if state_path else LbConfig()
         self._lock = threading.RLock()
-        self._live_pairs: frozenset[tuple[int, int]] = frozenset()
-        self._update_live_pairs()
+        self._pinnable: frozenset[tuple[int, int]] = frozenset()
+        self._update_pinnable()
+        # as_id -> monotonic time its pending hold ends (lb_values.As.pending)
+        self._pending_until: dict[int, float] = {}
         self.dataplane = LbDataPlane(
             p4info, device_config, election_id,
             timeout_s=lambda: self.config.conf.timeout,
-            is_live_as=self._is_live_as,
+            is_pinnable_as=self._is_pinnable_as,
             on_flows_gone=self._on_flows_gone,
         )  # fmt: skip
         self.dataplane.apply(plan_from_config(self.config))
@@ -152,15 +160,41 @@ class LbService:
 
     # --- flow tracking feedback ------------------------------------------------------
 
-    def _is_live_as(self, vip_id: int, as_id: int) -> bool:
+    def _is_pinnable_as(self, vip_id: int, as_id: int) -> bool:
         # Lock-free on purpose: the flow learner asks while holding its write
         # lock, which a command holding self._lock may be waiting for.
-        return (vip_id, as_id) in self._live_pairs
+        return (vip_id, as_id) in self._pinnable
 
-    def _update_live_pairs(self) -> None:
-        self._live_pairs = frozenset(
-            (v.vip_id, a.as_id) for v in self.config.vips() for a in v.ases.values() if a.live
+    def _update_pinnable(self) -> None:
+        """The (VIP, AS) pairs a digest may pin a flow to: every AS still
+        configured, draining ones included, since the data plane chose it and
+        its pending slot keeps sending the flow there. A flushed or collected
+        AS is gone, and so are the flows the data plane gave it."""
+        self._pinnable = frozenset(
+            (v.vip_id, a.as_id) for v in self.config.vips() for a in v.ases.values()
         )
+
+    def _hold_pending(self, was_live: set[int]) -> None:
+        """Starts the pending hold of every AS that stopped getting buckets."""
+        hold = self.config.conf.pending_timeout_ms / 1000 + PENDING_HOLD_MARGIN_S
+        now = time.monotonic()
+        held = set()
+        for vip in self.config.vips():
+            for a in vip.ases.values():
+                if a.pending:
+                    held.add(a.as_id)
+                    if a.as_id in was_live or a.as_id not in self._pending_until:
+                        self._pending_until[a.as_id] = now + hold
+        for gone in set(self._pending_until) - held:
+            del self._pending_until[gone]
+
+    def _end_pending_holds(self) -> bool:
+        """Ends the holds that are over; True if that collected something."""
+        now = time.monotonic()
+        over = [as_id for as_id, until in self._pending_until.items() if until <= now]
+        for as_id in over:
+            del self._pending_until[as_id]
+        return bool(over) and bool(self.config.pending_ended(over))
 
     def _on_flows_gone(self, gone: list[tuple[int, int]]) -> None:
         with self._lock:
@@ -194,7 +228,8 @@ class LbService:
                 continue
             try:
                 with self._lock:
-                    if self._refresh_flow_counts():
+                    collected = self._refresh_flow_counts()
+                    if self._end_pending_holds() or collected:
                         self._commit()
             except Exception:  # noqa: BLE001 - housekeeping must keep running
                 log.exception("housekeeping failed")
@@ -203,7 +238,7 @@ class LbService:
 
     def _commit(self) -> SyncReport:
         """Saves the configuration and pushes it to the switches."""
-        self._update_live_pairs()
+        self._update_pinnable()
         if self.state_path is not None:
             save_atomically(self.state_path, to_json(self.config))
         report = self.dataplane.apply(plan_from_config(self.config))
@@ -230,12 +265,14 @@ class LbService:
             flush_as = {vip.ases[a].as_id for a in command.addresses if a in vip.ases}
         if isinstance(command, g.FlushVipCommand):
             flush_vip = self._vip(command.vip_key).vip_id
+        was_live = {a.as_id for v in self.config.vips() for a in v.ases.values() if a.live}
         try:
             command.apply(self.config)
         except LbConfigError as e:
             raise CommandError(str(e)) from e
         # No new flow may be pinned to what this command removed, from here on.
-        self._update_live_pairs()
+        self._update_pinnable()
+        self._hold_pending(was_live)
         # Flows go before the encap entries they point to are removed.
         if flush_as:
             self.dataplane.learner.flush(lambda _k, as_id: as_id in flush_as)
@@ -277,8 +314,11 @@ class LbService:
         learner = self.dataplane.learner
         if isinstance(command, g.ShowLbCommand):
             text = render_show_lb(self.config, len(learner))
-            drops = self._read_counters().get("drop_counter", {})
+            counters = self._read_counters()
+            drops = counters.get("drop_counter", {})
             lines = [f" drops {DROP_REASONS[i]}: {p}" for i, (_b, p) in sorted(drops.items()) if p]
+            collisions = sum(p for _b, p in counters.get("vip_pending_collision", {}).values())
+            lines.append(f" pending-flow collisions: {collisions}")
             lines.append(f" flows learned {learner.learned}, aged {learner.aged}, install "
                          f"failures {learner.install_failures}, undecodable switch messages "
                          f"{learner.bad_messages}")

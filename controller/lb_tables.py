@@ -72,6 +72,8 @@ class DataPlanePlan:
     ip6_src: IPv6Address
     vips: tuple[VipPlan, ...]
     routes: tuple[RoutePlan, ...]
+    # lb.p4 pending_conf's default action; 2 s is the program's own default.
+    pending_lifetime_us: int = 2_000_000
 
 
 def entry_id(e: DecodedEntry) -> EntryId:

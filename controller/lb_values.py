@@ -33,6 +33,11 @@ DEFAULT_WEIGHT = MAX_WEIGHT
 MAX_NEW_LEN = 1 << 16  # Maglev rows per VIP the controller will write; the P4 key has 24 bits
 MAX_BUCKETS = 1 << 31  # VPP: buckets-log2 < 32
 MAX_TIMEOUT = (1 << 32) - 1  # seconds, VPP's u32
+# How long the data plane remembers a new flow's AS before its entry is
+# installed (lb.p4 pending_conf); covers the controller's learning delay.
+# 0 turns the pending table off.
+DEFAULT_PENDING_TIMEOUT_MS = 2000
+MAX_PENDING_TIMEOUT_MS = 600_000
 MAX_ID = (1 << 16) - 1  # vip_id_t and as_id_t are bit<16>
 MAX_PORT = 0xFFFF
 MAX_SWITCH_PORT = 510  # v1model egress_spec is 9 bits and 511 means drop
@@ -218,6 +223,7 @@ class LbConf:
     ip6_src: IPv6Address | None = None
     buckets: int = DEFAULT_BUCKETS
     timeout: int = DEFAULT_TIMEOUT
+    pending_timeout_ms: int = DEFAULT_PENDING_TIMEOUT_MS
 
 
 @dataclass
@@ -227,6 +233,10 @@ class As:
     weight: int = DEFAULT_WEIGHT
     state: State = State.USED
     flows: int = 0  # as last reported by the flow tracker
+    # Stopped getting buckets less than a pending lifetime ago: the data plane
+    # may still send first packets to it that the tracker has not seen yet,
+    # so it is not collected even with no flows (not persisted).
+    pending: bool = False
 
     @property
     def live(self) -> bool:

@@ -27,6 +27,7 @@ VIP_COUNTER_NAMES = (
     "first session packet",
     "untracked packet",
     "no server configured",
+    "pending flow collision",  # ours: a new flow met another's live pending slot
 )
 
 DEFAULT_FLOW_LIMIT = 1000
@@ -40,9 +41,11 @@ class VipCounters:
     first_session: int = 0
     untracked: int = 0
     no_server: int = 0
+    pending_collision: int = 0
 
-    def values(self) -> tuple[int, int, int, int]:
-        return (self.existing_session, self.first_session, self.untracked, self.no_server)
+    def values(self) -> tuple[int, int, int, int, int]:
+        return (self.existing_session, self.first_session, self.untracked, self.no_server,
+                self.pending_collision)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ def render_show_lb(config: LbConfig, tracked_flows: int) -> str:
             f" #vips: {len(config.vips())}",
             f" #ass: {config.as_count()}",
             f" timeout: {conf.timeout}s",
+            f" pending-timeout: {conf.pending_timeout_ms}ms",
             f" usage: {tracked_flows} flows / {conf.buckets} buckets",
         ]
     )

@@ -1,24 +1,70 @@
-/* Which AS serves this packet: the sticky flow tables first, the VIP's Maglev
- * bucket table for a flow they do not know.
+/* Which AS serves this packet: the sticky flow tables first, then the table
+ * of pending flows, the VIP's Maglev bucket table for a flow neither knows.
  *
- * On a flow-table miss the packet is sent by its bucket and a digest tells
- * the controller (flow key, VIP, AS); the controller installs the flow entry
- * with idle_timeout_ns = the LB timeout and deletes it when the switch
- * reports it idle. That is how flows stick to their AS while the AS set
- * changes, and how they age. Fragments are hashed on addresses and protocol
- * only (every fragment of a datagram reaches one AS) and are not learned:
- * they are the "untracked" packets. */
+ * On a miss of both, the packet is sent by its bucket, the choice is written
+ * to a pending slot, and one digest tells the controller (flow key, VIP, AS);
+ * the controller installs the flow entry with idle_timeout_ns = the LB
+ * timeout and deletes it when the switch reports it idle. That is how flows
+ * stick to their AS while the AS set changes, and how they age.
+ *
+ * Pending flows (SilkRoad's pending-connection problem): until its entry is
+ * installed, a young flow's packets find its AS in a direct-mapped register
+ * table indexed by a hash of the flow key, each slot holding a 32-bit
+ * signature of the key (a second, independent hash), the AS and the time of
+ * the first packet. So a bucket rewritten in that window moves nothing, and
+ * a flow sends one digest, not one per packet until it is learned. A slot is
+ * live for the pending lifetime (`pending_conf`, `lb conf pending-timeout`),
+ * which covers the controller's learning delay; the first flow-table hit of
+ * the learned flow frees it at once, so slots stay busy only for the
+ * learning delay. A new flow whose slot holds another live flow is counted
+ * (`vip_pending_collision`) and falls back to one digest per packet until
+ * it is learned, as without the table.
+ *
+ * Fragments are hashed on addresses and protocol only (every fragment of a
+ * datagram reaches one AS) and are neither learned nor pending: they are the
+ * "untracked" packets. */
 #ifndef P4LB_FLOW_SELECT_P4
 #define P4LB_FLOW_SELECT_P4
 
 const bit<32> VIP_COUNTERS = 65536;  /* one cell per vip_id_t */
 const bit<32> AS_COUNTERS = 65536;
+/* 2^18 slots: at 10k new flows/s each held ~10 ms until learned, ~100 are
+ * busy, a collision per ~2,600 new flows; even if no flow were ever learned
+ * (every slot live for the whole 2 s lifetime) 92 % of new flows would find
+ * their slot free. Two 48-bit registers per slot. */
+const bit<32> PENDING_SLOTS = 262144;
+const bit<32> PENDING_SLOT_MASK = 262143;
+const bit<48> DEFAULT_PENDING_LIFETIME_US = 2000000;
 
-control FlowSelect(inout headers_t hdr, inout metadata_t meta) {
+control FlowSelect(inout headers_t hdr, inout metadata_t meta, in bit<48> now) {
     @name(".vip_existing_session") counter(VIP_COUNTERS, CounterType.packets_and_bytes) vip_existing_session;
     @name(".vip_first_session")    counter(VIP_COUNTERS, CounterType.packets_and_bytes) vip_first_session;
     @name(".vip_untracked")        counter(VIP_COUNTERS, CounterType.packets_and_bytes) vip_untracked;
     @name(".vip_no_server")        counter(VIP_COUNTERS, CounterType.packets_and_bytes) vip_no_server;
+    @name(".vip_pending_collision") counter(VIP_COUNTERS, CounterType.packets_and_bytes) vip_pending_collision;
+
+    /* signature (47:16) ++ as_id (15:0) */
+    @name(".pending_flow")  register<bit<48>>(PENDING_SLOTS) pending_flow;
+    /* ingress timestamp (us) of the flow's first packet; 0 = free */
+    @name(".pending_since") register<bit<48>>(PENDING_SLOTS) pending_since;
+
+    bit<48> pending_lifetime = DEFAULT_PENDING_LIFETIME_US;
+
+    @name(".set_pending_lifetime")
+    action set_pending_lifetime(bit<48> lifetime_us) {
+        pending_lifetime = lifetime_us;
+    }
+
+    /* Keyless: its default action carries the lifetime, so the controller
+     * sets it with a table write (BMv2 serves no register writes over
+     * P4Runtime). */
+    @name(".pending_conf")
+    table pending_conf {
+        key = { }
+        actions = { set_pending_lifetime; }
+        default_action = set_pending_lifetime(DEFAULT_PENDING_LIFETIME_US);
+        size = 1;
+    }
 
     @name(".use_flow_as")
     action use_flow_as(as_id_t as_id) {
@@ -108,7 +154,38 @@ control FlowSelect(inout headers_t hdr, inout metadata_t meta) {
         meta.bucket = meta.hash[23:0] & meta.new_len_mask;
 
         bit<32> vip_index = (bit<32>)meta.flow.vip_id;
+        bit<32> slot = 0;
+        bit<32> signature = 0;
+        bool slot_live = false;
         if (meta.is_fragment == 0) {
+            /* The slot hash takes the key's fields in reverse order, the
+             * signature in order: two CRCs of one key, independent enough
+             * that a flow meeting another's slot rarely shares its signature. */
+            bit<32> slot_hash;
+            if (hdr.ipv4.isValid()) {
+                hash(slot_hash, HashAlgorithm.crc32, 32w0,
+                     { meta.flow.dst_port, meta.flow.src_port, meta.flow.protocol,
+                       meta.flow.dst4, meta.flow.src4, meta.flow.vip_id }, 64w4294967296);
+                hash(signature, HashAlgorithm.crc32, 32w0,
+                     { meta.flow.vip_id, meta.flow.src4, meta.flow.dst4, meta.flow.protocol,
+                       meta.flow.src_port, meta.flow.dst_port }, 64w4294967296);
+            } else {
+                hash(slot_hash, HashAlgorithm.crc32, 32w0,
+                     { meta.flow.dst_port, meta.flow.src_port, meta.flow.protocol,
+                       meta.flow.dst6, meta.flow.src6, meta.flow.vip_id }, 64w4294967296);
+                hash(signature, HashAlgorithm.crc32, 32w0,
+                     { meta.flow.vip_id, meta.flow.src6, meta.flow.dst6, meta.flow.protocol,
+                       meta.flow.src_port, meta.flow.dst_port }, 64w4294967296);
+            }
+            slot = slot_hash & PENDING_SLOT_MASK;
+            bit<48> held;
+            bit<48> since;
+            pending_flow.read(held, slot);
+            pending_since.read(since, slot);
+            pending_conf.apply();
+            slot_live = since != 0 && now - since < pending_lifetime;
+            bool slot_mine = held[47:16] == signature;
+
             bool hit;
             if (hdr.ipv4.isValid()) {
                 hit = flow4.apply().hit;
@@ -116,6 +193,15 @@ control FlowSelect(inout headers_t hdr, inout metadata_t meta) {
                 hit = flow6.apply().hit;
             }
             if (hit) {
+                vip_existing_session.count(vip_index);
+                if (since != 0 && slot_mine) {
+                    pending_since.write(slot, 0);  /* learned: the slot is free */
+                }
+                return;
+            }
+            if (slot_live && slot_mine) {
+                meta.as_id = held[15:0];
+                meta.as_found = 1;
                 vip_existing_session.count(vip_index);
                 return;
             }
@@ -129,6 +215,12 @@ control FlowSelect(inout headers_t hdr, inout metadata_t meta) {
         if (meta.is_fragment == 1) {
             vip_untracked.count(vip_index);
             return;
+        }
+        if (slot_live) {
+            vip_pending_collision.count(vip_index);
+        } else {
+            pending_flow.write(slot, signature ++ meta.as_id);
+            pending_since.write(slot, now);
         }
         vip_first_session.count(vip_index);
         flow_digest_t d;

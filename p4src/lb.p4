@@ -3,7 +3,7 @@
  * Ingress, in order:
  *   drop what did not parse or failed its IPv4 checksum
  *   VipLookup   is the destination a VIP, and which one      (vip_lookup.p4)
- *   FlowSelect  sticky flow entry, else the Maglev bucket    (flow_select.p4)
+ *   FlowSelect  sticky flow entry, pending flow, else the Maglev bucket (flow_select.p4)
  *   AsEncap     gre4 / gre6 / l3dsr / nat4 / nat6            (as_encap.p4)
  *   ReverseNat  return traffic of NAT VIPs (non-VIP only)    (reverse_nat.p4)
  *   Routing     LPM → port and MACs, TTL                     (routing.p4)
@@ -67,7 +67,7 @@ control LbIngress(inout headers_t hdr, inout metadata_t meta,
                 meta.drop_reason = DROP_FRAGMENT_NO_PORT;
             } else if (meta.is_vip == 1) {
                 meta.decrement_ttl = 0;
-                flow_select.apply(hdr, meta);
+                flow_select.apply(hdr, meta, std_meta.ingress_global_timestamp);
                 if (meta.as_found == 0) {
                     meta.drop = 1;
                     meta.drop_reason = DROP_NO_SERVER;

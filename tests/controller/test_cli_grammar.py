@@ -41,6 +41,13 @@ def test_lb_conf_all_options_any_order():
     assert cmd == ConfCommand(ip_address("192.0.2.1"), ip_address("2001:db8::1"), 2048, 60)
 
 
+def test_lb_conf_pending_timeout_in_milliseconds_and_0_turns_it_off():
+    assert parse("lb conf pending-timeout 500") == ConfCommand(pending_timeout_ms=500)
+    config = LbConfig()
+    parse("lb conf pending-timeout 0").apply(config)
+    assert config.conf.pending_timeout_ms == 0
+
+
 def test_lb_conf_buckets_log2():
     assert parse("lb conf buckets-log2 12") == ConfCommand(buckets=4096)
 
@@ -59,6 +66,8 @@ def test_lb_conf_buckets_log2():
         ("lb conf timeout 0", "lb conf timeout 0: timeout 0 is out of range 1-4294967295"),
         ("lb conf timeout 1s", "lb conf timeout 1s: timeout '1s' is not a decimal number"),
         ("lb conf timeout", "lb conf timeout: expected a timeout in seconds"),
+        ("lb conf pending-timeout 600001", "lb conf pending-timeout 600001: pending-timeout "
+         "600001 is out of range 0-600000"),
         ("lb conf ip4-src-address 2001:db8::1", "ip4-src-address 2001:db8::1 is not an IPv4 "
                                                 "address"),
         ("lb conf ip6-src-address 192.0.2.1", "ip6-src-address 192.0.2.1 is not an IPv6"),
@@ -351,9 +360,9 @@ def test_commands_apply_to_the_model():
         ("lb ", ["as", "conf", "flush", "vip"]),
         ("lb c", ["conf"]),
         ("lb conf ", ["buckets", "buckets-log2", "ip4-src-address", "ip6-src-address",
-                      "timeout"]),
+                      "pending-timeout", "timeout"]),
         ("lb conf timeout 5 ", ["buckets", "buckets-log2", "ip4-src-address",
-                                "ip6-src-address"]),
+                                "ip6-src-address", "pending-timeout"]),
         ("lb vip 10.0.0.1/32 encap ", ["gre4", "gre6", "l3dsr", "nat4", "nat6"]),
         ("lb vip 10.0.0.1/32 encap n", ["nat4", "nat6"]),
         ("lb vip 10.0.0.1/32 protocol ", ["tcp", "udp"]),

@@ -291,12 +291,31 @@ def test_one_as_cannot_answer_for_two_nat_vips_on_the_same_target_port(config):
     config.add_as(c.key, ["10.1.0.1"])  # another target port is told apart
 
 
-def test_deleting_an_as_without_flows_removes_it_at_once(config):
+def test_deleting_an_as_without_flows_removes_it_once_its_pending_flows_are_over(config):
     vip = config.add_vip("10.0.0.1/32")
     config.add_as(vip.key, ["10.1.0.1", "10.1.0.2"])
-    (gone,) = config.del_as(vip.key, ["10.1.0.1"])
-    assert gone.state is State.REMOVED
-    assert list(vip.ases) == [ip_address("10.1.0.2")] and config.as_by_id(gone.as_id) is None
+    (drained,) = config.del_as(vip.key, ["10.1.0.1"])
+    # The data plane may have sent a new flow there that nobody tracks yet.
+    assert drained.state is State.DRAINING and drained.pending and not drained.live
+    assert config.set_flow_count(drained.as_id, 0) == []
+    assert config.pending_ended([drained.as_id]) == [drained]
+    assert drained.state is State.REMOVED
+    assert list(vip.ases) == [ip_address("10.1.0.2")] and config.as_by_id(drained.as_id) is None
+
+
+def test_a_pending_as_with_flows_waits_for_them_too(config):
+    vip = config.add_vip("10.0.0.1/32")
+    (a,) = config.add_as(vip.key, ["10.1.0.1"])
+    config.del_as(vip.key, ["10.1.0.1"])
+    config.set_flow_count(a.as_id, 1)  # the pending flow was learned
+    assert config.pending_ended([a.as_id]) == [] and a.state is State.DRAINING
+    assert config.set_flow_count(a.as_id, 0) == [a]
+
+
+def test_deleting_a_vip_holds_no_as_pending(config):
+    vip = config.add_vip("10.0.0.1/32")
+    config.add_as(vip.key, ["10.1.0.1"])
+    assert config.del_vip("10.0.0.1/32").state is State.REMOVED
 
 
 def test_deleting_an_as_with_flows_drains_it_until_its_last_flow_is_gone(config):
@@ -307,6 +326,7 @@ def test_deleting_an_as_with_flows_drains_it_until_its_last_flow_is_gone(config)
     assert drained is a and a.state is State.DRAINING and not a.live
     assert vip.bucket_counts() == {a.address: 0, b.address: 16}
     assert config.set_flow_count(a.as_id, 1) == []
+    assert config.pending_ended([a.as_id]) == []
     assert config.set_flow_count(a.as_id, 0) == [a]
     assert a.state is State.REMOVED and a.address not in vip.ases
 
@@ -316,6 +336,7 @@ def test_as_flows_gone_names_the_as_by_vip_and_address(config):
     (a,) = config.add_as(vip.key, ["10.1.0.1"])
     config.set_flow_count(a.as_id, 2)
     config.del_as(vip.key, ["10.1.0.1"])
+    config.pending_ended([a.as_id])
     assert config.as_flows_gone(vip.key, "10.1.0.1") == [a]
     with pytest.raises(NotFound, match="AS 10.1.0.1 is not configured on VIP 10.0.0.1/32"):
         config.as_flows_gone(vip.key, "10.1.0.1")
@@ -412,7 +433,7 @@ def test_freed_ids_are_not_reused_before_the_others():
     config = LbConfig(max_vip_id=3, max_as_id=3)
     vip = config.add_vip("10.0.0.1/32")
     a, b = config.add_as(vip.key, ["10.1.0.1", "10.1.0.2"])
-    config.del_as(vip.key, ["10.1.0.1"])
+    config.del_as(vip.key, ["10.1.0.1"], flush=True)
     (c,) = config.add_as(vip.key, ["10.1.0.3"])
     assert c.as_id == 3
     (d,) = config.add_as(vip.key, ["10.1.0.4"])

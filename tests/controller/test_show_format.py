@@ -44,6 +44,7 @@ def test_show_lb_gives_settings_and_sizes():
         " #vips: 3",
         " #ass: 3",
         " timeout: 30s",
+        " pending-timeout: 2000ms",
         " usage: 12 flows / 1024 buckets",
     ]
 
@@ -70,6 +71,7 @@ def test_show_lb_vips_verbose_has_counters_and_one_line_per_as():
         "    first session packet: 7",
         "    untracked packet: 2",
         "    no server configured: 1",
+        "    pending flow collision: 0",
         "  #as:3",
         "    10.0.0.1 [1]  weight 100  7 buckets  0 flows  used  40 packets",
         "    10.0.0.2 [2]  weight 100  6 buckets  0 flows  used",
