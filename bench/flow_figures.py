@@ -7,6 +7,12 @@ entry for every one of them (digest -> FlowLearner -> flow4 write). Baseline:
 FlowLearner.install of as many flows in one call, the same writes without
 digests.
 
+Young flows: flows of 3 packets each, back to back, as a TCP handshake is,
+sent with lb.p4's pending-flow table on (``lb conf pending-timeout 2000``)
+and off (``pending-timeout 0``, the data plane before it): digests per flow
+(the VIP's "first session packet" counter over the flows) and flows learned
+per second, side by side.
+
 Ageing: with ``lb conf timeout 1``, 1k and then 10k flows are installed at
 once; the clock runs from the moment all of them are idle for 1 s until the
 learner has seen every idle-timeout notification and deleted the entries
@@ -56,6 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class FlowPlan:
     burst: int = 10_000  # new flows learned
+    young: int = 2_000  # flows of YOUNG_PACKETS packets, pending table on and off
     ageing: tuple[int, ...] = (1_000, 10_000)  # flows idle at once, smallest first
     memory_flows: tuple[int, ...] = (100_000, 1_000_000)
     controller_memory_flows: tuple[int, ...] = (100_000, 1_000_000)
@@ -63,7 +70,9 @@ class FlowPlan:
     rig: LbStateSize = LbStateSize(vips=10, ases_per_vip=10, new_len=1024, flows=0)
 
 
-QUICK_PLAN = FlowPlan(burst=1000, ageing=(1000,), memory_flows=(5_000,),
+YOUNG_PACKETS = 3
+
+QUICK_PLAN = FlowPlan(burst=1000, young=300, ageing=(1000,), memory_flows=(5_000,),
                       controller_memory_flows=(5_000,),
                       wait_s=30.0, rig=LbStateSize(vips=2, ases_per_vip=10, new_len=1024, flows=0))
 
@@ -101,6 +110,32 @@ def _synthetic_flows(service: LbService, first: int, count: int) -> dict[FlowKey
     return out
 
 
+def _first_session_packets(service: LbService) -> int:
+    vip_ids = [v.vip_id for v in service.config.vips()]
+    cells = service.dataplane.read_counters({"vip_first_session": vip_ids})["vip_first_session"]
+    return sum(p for _b, p in cells.values())
+
+
+def young_flows(service: LbService, wire: PacketWire, plan: FlowPlan, first: int,
+                pending_ms: int) -> dict:
+    """`plan.young` flows of YOUNG_PACKETS packets each, with the given pending lifetime."""
+    service.execute(f"lb conf pending-timeout {pending_ms}")
+    learner = service.dataplane.learner
+    frames = [flow_frame(i, plan.rig.vips, 64, new=True)
+              for i in range(first, first + plan.young) for _ in range(YOUNG_PACKETS)]
+    learned0, digests0 = learner.learned, _first_session_packets(service)
+    start = time.perf_counter()
+    # A flow's packets in flight together, before its first one is even out.
+    measure_rate(wire, CLIENT_PORT, frames, count=len(frames), window=YOUNG_PACKETS)
+    done = _wait(lambda: learner.learned - learned0 >= plan.young, plan.wait_s)
+    learned = learner.learned - learned0
+    learn_s = (done or time.perf_counter()) - start
+    digests = _first_session_packets(service) - digests0
+    return {"flows": plan.young, "pending_ms": pending_ms, "learned": learned,
+            "learned_per_s": learned / learn_s, "digests": digests,
+            "digests_per_flow": digests / plan.young}
+
+
 def learning_and_ageing(target: str, plan: FlowPlan, workdir: Path, progress=print) -> dict:
     burst = plan.burst
     frames = [flow_frame(i, plan.rig.vips, 64, new=True) for i in range(burst)]
@@ -125,6 +160,13 @@ def learning_and_ageing(target: str, plan: FlowPlan, workdir: Path, progress=pri
             done = _wait(lambda: learner.learned - learned0 >= burst, plan.wait_s)
             learned = learner.learned - learned0
             learn_s = (done or time.perf_counter()) - start
+
+            young = {}
+            for n, pending_ms in enumerate((2000, 0)):
+                progress(f"flows: {target}: {plan.young} flows of {YOUNG_PACKETS} packets, "
+                         f"pending-timeout {pending_ms}")
+                young[pending_ms] = young_flows(service, wire, plan, (4 + n) << 20, pending_ms)
+            service.execute("lb conf pending-timeout 2000")
 
             direct = _synthetic_flows(service, 1 << 20, burst)
             t0 = time.perf_counter()
@@ -157,7 +199,8 @@ def learning_and_ageing(target: str, plan: FlowPlan, workdir: Path, progress=pri
         "burst": burst, "packets_out": sent.received, "packets_s": through - start,
         "learned": learned, "learn_s": learn_s, "learned_per_s": learned / learn_s,
         "direct_install_s": install_s, "direct_install_per_s": burst / install_s,
-        "ageing": ageing, "flushed": flushed, "flush_s": flush_s, "flush_per_s": flushed / flush_s,
+        "young": young, "ageing": ageing,
+        "flushed": flushed, "flush_s": flush_s, "flush_per_s": flushed / flush_s,
     }  # fmt: skip
 
 
@@ -224,6 +267,15 @@ def measure(run: BenchRun, plan: FlowPlan, use_bmv2: bool, workdir: Path,
                     "FlowLearner.install of as many flows in one call (no digests)",
                     note=note + f"packets through in {r['packets_s']:.2f} s, "
                                 f"all learned {r['learn_s']:.2f} s after the first"))
+        on, off = r["young"][2000], r["young"][0]
+        run.add(Row("flows", f"digests per flow, {on['flows']} flows of {YOUNG_PACKETS} "
+                             f"packets, {where}", "digests/flow", on["digests_per_flow"],
+                    off["digests_per_flow"], "the same with the pending table off "
+                    "(pending-timeout 0)", higher_is_better=False,
+                    note=f"{on['learned']} / {off['learned']} learned"))
+        run.add(Row("flows", f"learned/s, {on['flows']} flows of {YOUNG_PACKETS} packets, "
+                             f"{where}", "flows/s", on["learned_per_s"], off["learned_per_s"],
+                    "the same with the pending table off (pending-timeout 0)"))
         for count, a in r["ageing"].items():
             done = (f"all gone {a['age_s']:.2f} s after they were idle 1 s" if a["aged"] == count
                     else f"only {a['aged']} aged {a['age_s']:.0f} s after they were idle 1 s")

@@ -1,7 +1,10 @@
 """Sticky flows: digests become flow entries, idle notifications delete them.
 
-The data plane sends a digest (flow key, VIP id, AS id) for every packet that
-misses the flow tables. The learner installs the flow on every switch (so a
+The data plane sends one digest (flow key, VIP id, AS id) for a flow's first
+packet; its pending-flow table (lb.p4 flow_select.p4) keeps the flow's later
+packets on that AS until the entry is installed, so the learner installs the
+AS the digest names, never one recomputed from the buckets, and pins flows to
+draining ASs too. The learner installs the flow on every switch (so a
 flow keeps its AS whichever LB carries it, even after the AS set changed),
 with idle_timeout_ns = the LB timeout; each switch ages its copy on its own,
 and a flow is gone when the last switch reported it idle. Installs and

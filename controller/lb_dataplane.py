@@ -48,7 +48,7 @@ from controller.p4runtime_wire import (
     StreamMessage,
     WireError,
 )
-from controller.switch_session import SwitchAddress, SwitchError, SwitchSession
+from controller.switch_session import WRITE_BATCH, SwitchAddress, SwitchError, SwitchSession
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,11 @@ COUNTERS = (
     "vip_existing_session", "vip_first_session", "vip_untracked", "vip_no_server",
     "vip_pending_collision", "as_packets", "drop_counter",
 )
+# Updates per WriteRequest when a switch already carries traffic: a switch
+# applies one Write at a time, and a flow install must not wait behind a
+# whole VIP's bucket rewrite (the pending table covers the wait, but its
+# lifetime is finite).
+LIVE_WRITE_BATCH = 64
 PENDING_CONF_TABLE, PENDING_CONF_ACTION = "pending_conf", "set_pending_lifetime"
 
 
@@ -234,7 +239,9 @@ class LbDataPlane:
                     ids.update(synced[k][1] if k in synced else {})
                 scope = {eid: installed[eid] for eid in ids if eid in installed}
             diff = diff_entries(scope, desired)
-            self._write_diff(session, installed, diff)
+            # A full sync (connect, or after a failed write) goes in big batches.
+            self._write_diff(session, installed, diff,
+                             WRITE_BATCH if synced is None else LIVE_WRITE_BATCH)
             self._write_pending_lifetime(session)
             self._synced[name] = dict(groups)
         return (len(diff.inserts), len(diff.modifies), len(diff.deletes))
@@ -258,7 +265,8 @@ class LbDataPlane:
         self._pending_lifetime[name] = lifetime
 
     def _write_diff(
-        self, session: SwitchSession, installed: dict[EntryId, DecodedEntry], diff: TableDiff
+        self, session: SwitchSession, installed: dict[EntryId, DecodedEntry], diff: TableDiff,
+        batch: int,
     ) -> None:
         """Inserts and modifies table by table in TABLE_ORDER, then deletes in reverse.
 
@@ -275,14 +283,14 @@ class LbDataPlane:
             writes = [(k, e) for k, e in by_table.get(table, ()) if k != delete]
             if writes:
                 self._write_phase(session, installed, table,
-                                  [self.codec.update(k, e) for k, e in writes])
+                                  [self.codec.update(k, e) for k, e in writes], batch)
                 for _k, e in writes:
                     installed[entry_id(e)] = e
         for table in reversed(TABLE_ORDER):
             deletes = [e for k, e in by_table.get(table, ()) if k == delete]
             if deletes:
                 self._write_phase(session, installed, table,
-                                  [self.codec.update(delete, e) for e in deletes])
+                                  [self.codec.update(delete, e) for e in deletes], batch)
                 for e in deletes:
                     installed.pop(entry_id(e), None)
 
@@ -292,11 +300,12 @@ class LbDataPlane:
         installed: dict[EntryId, DecodedEntry],
         table: str,
         updates: list[bytes],
+        batch: int,
     ) -> None:
         """Writes one table's updates; on failure, re-learns that table from the switch
         so the next apply() repairs exactly what is wrong."""
         try:
-            session.write(updates)
+            session.write(updates, batch)
         except SwitchError:
             try:
                 fresh = self._read_back(session, [table])

@@ -275,16 +275,17 @@ class SwitchSession:
 
     # --- writes and reads ----------------------------------------------------
 
-    def write(self, updates: Sequence[bytes | p4runtime_pb2.Update]) -> None:
-        """Writes updates (serialized, or messages) in batches; raises SwitchError
-        listing every failed update."""
+    def write(self, updates: Sequence[bytes | p4runtime_pb2.Update],
+              batch: int = WRITE_BATCH) -> None:
+        """Writes updates (serialized, or messages) in batches of `batch`; raises
+        SwitchError listing every failed update."""
         if not self._writable.is_set() or self._stub is None:
             raise SwitchError(f"switch {self.address} is not connected")
         failures: list[tuple[int, int, str]] = []
-        for start in range(0, len(updates), WRITE_BATCH):
-            batch = [u if isinstance(u, bytes) else u.SerializeToString()
-                     for u in updates[start : start + WRITE_BATCH]]
-            req = write_request(batch, self.election_id, self.address.device_id)
+        for start in range(0, len(updates), batch):
+            chunk = [u if isinstance(u, bytes) else u.SerializeToString()
+                     for u in updates[start : start + batch]]
+            req = write_request(chunk, self.election_id, self.address.device_id)
             try:
                 self._write_bytes(req, timeout=60)
             except grpc.RpcError as e:
