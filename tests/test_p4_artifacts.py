@@ -57,16 +57,16 @@ def test_p4info_exposes_what_the_controller_uses() -> None:
     info = load_p4info()
     assert {
         "vip4", "vip6", "vip_port", "flow4", "flow6", "maglev", "as_encap",
-        "reverse_nat4", "reverse_nat6", "route4", "route6",
+        "reverse_nat4", "reverse_nat6", "route4", "route6", "pending_conf",
     } <= names(info.tables)
     assert {
         "set_vip", "set_vip_prefix", "use_flow_as", "use_bucket_as", "encap_gre4",
         "encap_gre6", "encap_l3dsr", "encap_nat4", "encap_nat6", "reverse_nat4_rewrite",
-        "reverse_nat6_rewrite", "set_next_hop", "no_route",
+        "reverse_nat6_rewrite", "set_next_hop", "no_route", "set_pending_lifetime",
     } <= names(info.actions)
     assert {
         "vip_existing_session", "vip_first_session", "vip_untracked", "vip_no_server",
-        "as_packets", "drop_counter",
+        "vip_pending_collision", "as_packets", "drop_counter",
     } <= names(info.counters)
     assert names(info.digests) == {"flow_digest_t"}
 

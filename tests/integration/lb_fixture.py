@@ -86,6 +86,13 @@ class SwitchReader:
             for e in resp.entities
         ]
 
+    def default_entry(self, name: str) -> p4runtime_pb2.TableEntry:
+        req = p4runtime_pb2.ReadRequest(device_id=self.device_id)
+        te = req.entities.add().table_entry
+        te.table_id, te.is_default_action = self.schema.table(name).id, True
+        (entry,) = [e.table_entry for resp in self.stub.Read(req) for e in resp.entities]
+        return entry
+
     def flow_timeouts(self, name: str) -> list[int]:
         req = p4runtime_pb2.ReadRequest(device_id=self.device_id)
         req.entities.add().table_entry.table_id = self.schema.table(name).id
