@@ -4,8 +4,10 @@
                     [--socket /tmp/p4lb/controller.sock] [--state FILE]
                     [--p4info P --bmv2-json J] [--election-id N] [--config FILE]
 
-It restores the configuration from --state (refusing to start on a corrupt
-file rather than replacing it), connects to every switch, reconciles their
+It refuses to start where another controller serves --socket, or when the
+directory of --socket or --state belongs to someone else (a missing one is
+created 0700). It restores the configuration from --state (refusing to start
+on a corrupt file rather than replacing it), connects to every switch, reconciles their
 tables with the configuration, learns and ages flows, and serves the
 management API that lbctl talks to. SIGTERM/SIGINT stop it cleanly; the
 switches keep forwarding (and keep their flows) while it is away.
@@ -25,6 +27,7 @@ from p4.config.v1 import p4info_pb2
 
 from controller.lb_service import LbService, StateFileError
 from controller.management_api import ManagementServer
+from controller.private_directory import ensure_private_directory
 from controller.switch_session import SwitchAddress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.switch:
         args.switch = [SwitchAddress("127.0.0.1:9559", 0)]
 
+    # The socket first: a second controller on the same --socket must stop
+    # here, before it touches the state file or the switches.
+    service: LbService | None = None
+    try:
+        for directory in {args.socket.parent, args.state.parent}:
+            ensure_private_directory(directory)
+        server = ManagementServer(args.socket, lambda line: service.execute(line))
+    except OSError as e:
+        print(f"p4lb-controller: {e}", file=sys.stderr)
+        return 2
     try:
         service = LbService(
             p4info=load_p4info(args.p4info),
@@ -76,17 +89,13 @@ def main(argv: list[str] | None = None) -> int:
             election_id=args.election_id,
             state_path=args.state,
         )
-    except StateFileError as e:
-        print(f"p4lb-controller: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
+    except (StateFileError, OSError) as e:
+        server.stop()
         print(f"p4lb-controller: {e}", file=sys.stderr)
         return 2
 
     for address in args.switch:
         service.dataplane.add_switch(address)
-    args.socket.parent.mkdir(parents=True, exist_ok=True)
-    server = ManagementServer(args.socket, service.execute)
     server.start()
     log.info("management API on %s; switches: %s", args.socket,
              ", ".join(str(a) for a in args.switch))

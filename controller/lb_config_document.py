@@ -108,6 +108,8 @@ def from_json(text: str | bytes, **limits: int) -> LbConfig:
         document = json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:
         raise ConfigDocumentError(f"not a JSON document: {e}") from None
+    except RecursionError:
+        raise ConfigDocumentError("not a JSON document: nested too deeply") from None
     return from_document(document, **limits)
 
 

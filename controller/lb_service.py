@@ -97,10 +97,13 @@ def plan_from_config(config: LbConfig) -> DataPlanePlan:
 
 
 def save_atomically(path: Path, text: str) -> None:
-    """Write-then-rename: a crash leaves the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write-then-rename: a crash leaves the old file or the new one, never half.
+    Mode 0600: the configuration is nobody else's business."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover .tmp keeps its old mode through O_CREAT
+    with open(fd, "w") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())

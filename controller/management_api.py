@@ -3,16 +3,20 @@
 Request: a JSON object on one line, {"command": "lb vip 10.0.0.1/32 encap gre4"}.
 Reply: one JSON line, {"ok": true, "output": "..."} or {"ok": false, "error": "..."}.
 A unix socket (mode 0600) keeps it local by default: the filesystem decides
-who may configure the load balancer.
+who may configure the load balancer. A server refuses a path where another
+controller answers (it would orphan it) or that is not a socket; a socket
+nobody answers on, left by a killed controller, is replaced.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import socket
 import socketserver
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +24,20 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 MAX_REQUEST = 1 << 20  # one command line, never megabytes
+# socketserver's default backlog is 5: a burst of lbctl clients (scripts, a
+# monitoring loop) found it full and got EAGAIN. Linux caps it at somaxconn.
+LISTEN_BACKLOG = 512
+# An error may name the offending word, not echo a megabyte back.
+MAX_ECHOED_WORD = 64
+MAX_ERROR_CHARS = 2000
 
 
 class CommandError(Exception):
     """A command that was understood but refused; its message goes to the user."""
+
+
+class SocketInUseError(OSError):
+    """The management socket's path is taken: a live controller, or not a socket."""
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -44,19 +58,63 @@ class _Handler(socketserver.StreamRequestHandler):
         self.wfile.flush()
 
 
+def shorten_echo(message: str) -> str:
+    """``message`` with every word past MAX_ECHOED_WORD characters cut (saying its
+    length), and the whole kept under MAX_ERROR_CHARS, its end (the problem) kept."""
+    if len(message) <= MAX_ERROR_CHARS and all(
+            len(word) <= MAX_ECHOED_WORD for word in message.split()):
+        return message
+    words = [
+        word if len(word) <= MAX_ECHOED_WORD
+        else f"{word[:MAX_ECHOED_WORD // 2]}...({len(word)} characters)"
+        for word in message.split(" ")
+    ]
+    short = " ".join(words)
+    if len(short) > MAX_ERROR_CHARS:
+        keep = MAX_ERROR_CHARS // 2 - 20
+        short = f"{short[:keep]} ...({len(short) - 2 * keep} characters)... {short[-keep:]}"
+    return short
+
+
+def _claim_socket_path(path: Path) -> None:
+    """Clears ``path`` for a new socket: only a socket nobody answers on is removed."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise SocketInUseError(f"{path} exists and is not a socket; not removing it")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except ConnectionRefusedError:
+        path.unlink()  # stale: its controller is gone
+        return
+    except OSError as e:
+        if e.errno != errno.EAGAIN:  # EAGAIN: alive, its backlog full
+            raise SocketInUseError(f"{path}: cannot tell whether a controller serves it "
+                                   f"({e.strerror}); not removing it") from None
+    finally:
+        probe.close()
+    raise SocketInUseError(f"another controller is serving on {path}")
+
+
 class ManagementServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, path: Path, execute: Callable[[str], str]) -> None:
         self.path = path
         self.execute = execute
-        if path.exists() or path.is_symlink():
-            path.unlink()
+        _claim_socket_path(path)
         old = os.umask(0o177)
         try:
             super().__init__(str(path), _Handler)
         finally:
             os.umask(old)
+        # Two servers racing for one path: whoever bound last owns it; the
+        # other one's stop() must not remove the winner's socket.
+        self._inode = path.lstat().st_ino
         self._thread: threading.Thread | None = None
 
     def dispatch(self, raw: bytes) -> dict:
@@ -65,25 +123,28 @@ class ManagementServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServe
             command = req["command"]
             if not isinstance(command, str):
                 raise TypeError
-        except (ValueError, KeyError, TypeError):
+        # RecursionError: JSON nested thousands deep
+        except (ValueError, KeyError, TypeError, RecursionError):
             return {"ok": False, "error": 'expected {"command": "<text>"} on one line'}
         try:
             return {"ok": True, "output": self.execute(command)}
         except CommandError as e:
-            return {"ok": False, "error": str(e)}
+            return {"ok": False, "error": shorten_echo(str(e))}
         except Exception as e:  # noqa: BLE001 - the daemon outlives a failed command
-            log.exception("command failed: %s", command)
-            return {"ok": False, "error": f"internal error: {e}"}
+            log.exception("command failed: %s", shorten_echo(command))
+            return {"ok": False, "error": shorten_echo(f"internal error: {e}")}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self.shutdown()
+        if self._thread is not None:  # shutdown() waits forever for a loop never started
+            self.shutdown()
         self.server_close()
         try:
-            self.path.unlink()
+            if self.path.lstat().st_ino == self._inode:
+                self.path.unlink()
         except FileNotFoundError:
             pass
 

@@ -84,6 +84,8 @@ def _fields(data: bytes) -> list[tuple[int, int, Any]]:
             pos += 1
         else:
             key, pos = _varint(data, pos)
+        if key < 8:  # whatever its wire type, as protobuf refuses it
+            raise DecodeError("field number 0")
         wire_type = key & 7
         if wire_type == 0:
             value = data[pos] if pos < end else 0x80
@@ -104,8 +106,6 @@ def _fields(data: bytes) -> list[tuple[int, int, Any]]:
         else:
             pos = _skip(data, pos, wire_type)
             continue
-        if key < 8:
-            raise DecodeError("field number 0")
         out.append((key >> 3, wire_type, value))
     return out
 

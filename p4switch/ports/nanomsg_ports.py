@@ -10,7 +10,8 @@ INFO_REP with status "not supported". Port add/remove/status messages are
 recorded but, as BMv2 does by default, not enforced.
 
 Unlike BMv2, which trusts ``more``, a message whose frame is shorter than
-``more`` says, or too short to hold a header, is dropped and counted.
+``more`` says, or too short to hold a header (an empty one too), is dropped
+and counted.
 """
 
 from __future__ import annotations
@@ -93,10 +94,12 @@ class NanomsgPorts:
     def _receive_loop(self) -> None:
         while True:
             try:
-                message = self._socket.recv()
+                # recv_msg, not recv: pynng's recv() raises RuntimeError on an
+                # empty message, which once ended this loop and all forwarding.
+                message = self._socket.recv_msg().bytes
             except pynng.Closed:
                 return
-            except pynng.NNGException as e:
+            except Exception as e:  # noqa: BLE001 - the port outlives any one message
                 log.warning("nanomsg receive on %s failed: %s", self.address, e)
                 continue
             try:

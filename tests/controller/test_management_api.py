@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.management_api import CommandError, ManagementClient, ManagementServer
+from controller.management_api import (
+    CommandError,
+    ManagementClient,
+    ManagementServer,
+    SocketInUseError,
+)
 
 
 def echo_or_refuse(line: str) -> str:
@@ -67,3 +72,78 @@ def test_malformed_requests_get_a_clear_error(server, payload: bytes) -> None:
 def test_oversized_request_is_refused(server) -> None:
     reply = raw(server.path, b"x" * (2 << 20) + b"\n")
     assert reply == {"ok": False, "error": "request too long"}
+
+
+@pytest.mark.parametrize("payload", [b"[" * 200_000 + b"\n",
+                                     b'{"command": ' + b"[" * 200_000 + b"\n",
+                                     b'{"command": "x", "y": ' + b'{"a":' * 100_000 + b"\n"])
+def test_deeply_nested_json_gets_a_clear_error(server, payload: bytes) -> None:
+    # json.loads raises RecursionError, not ValueError, on deep nesting.
+    reply = raw(server.path, payload)
+    assert reply["ok"] is False and "command" in reply["error"]
+    client = ManagementClient(server.path)
+    try:
+        assert client.run("still there") == "ran still there"
+    finally:
+        client.close()
+
+
+def test_fifty_clients_connecting_at_once_all_get_in(tmp_path: Path) -> None:
+    # Bound and listening, not yet accepting: every connection waits in the backlog.
+    srv = ManagementServer(tmp_path / "c.sock", echo_or_refuse)
+    clients = []
+    try:
+        for _ in range(50):
+            clients.append(ManagementClient(srv.path, timeout=10))  # raises if refused
+        srv.start()
+        assert [c.run(f"n{i}") for i, c in enumerate(clients)] == [
+            f"ran n{i}" for i in range(50)]
+    finally:
+        for c in clients:
+            c.close()
+        srv.stop()
+
+
+def test_a_second_server_on_a_live_socket_refuses_and_leaves_it(server) -> None:
+    with pytest.raises(SocketInUseError, match=str(server.path)):
+        ManagementServer(server.path, echo_or_refuse)
+    client = ManagementClient(server.path)
+    try:
+        assert client.run("first") == "ran first"
+    finally:
+        client.close()
+
+
+def test_a_stale_socket_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(str(path))
+    dead.close()  # the file stays, nobody listens: what a kill -9 leaves
+    srv = ManagementServer(path, echo_or_refuse)
+    srv.start()
+    try:
+        client = ManagementClient(path)
+        assert client.run("x") == "ran x"
+        client.close()
+    finally:
+        srv.stop()
+
+
+def test_a_path_that_is_not_a_socket_is_not_deleted(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    path.write_text("someone's file")
+    with pytest.raises(SocketInUseError, match="not a socket"):
+        ManagementServer(path, echo_or_refuse)
+    assert path.read_text() == "someone's file"
+
+
+def test_an_echoed_huge_command_is_shortened(server) -> None:
+    client = ManagementClient(server.path)
+    try:
+        with pytest.raises(CommandError) as e:
+            client.run("bad " + "x" * (900 << 10))
+    finally:
+        client.close()
+    message = str(e.value)
+    assert message.startswith("refused: bad xxx") and len(message) < 1000
+    assert str(900 << 10) in message  # says how long the word was

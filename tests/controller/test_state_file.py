@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,18 @@ def test_half_written_temp_file_does_not_replace_the_state(tmp_path: Path) -> No
     save_atomically(path, to_json(sample()))
     (tmp_path / "state.json.tmp").write_text('{"format": "p4lb-con')  # a crash mid-save
     assert len(load_state(path).vips()) == 1
+
+
+def test_state_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    (tmp_path / "state.json.tmp").write_text("left by a crash")
+    (tmp_path / "state.json.tmp").chmod(0o644)
+    save_atomically(path, to_json(sample()))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_deeply_nested_state_file_is_reported_as_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(b"[" * 200_000)
+    with pytest.raises(StateFileError, match="state.json"):
+        load_state(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -95,3 +96,66 @@ def test_interactive_shell_runs_lines_and_reports_errors(daemon) -> None:
     r = lbctl(sock, stdin="lb vip 10.0.0.9/32\nlb vip bogus\nshow lb vips\nexit\n")
     assert r.returncode == 0
     assert "error:" in r.stdout and "bogus" in r.stdout and "10.0.0.9/32" in r.stdout
+
+
+def start_daemon(tmp_path: Path, sock: Path, state: Path,
+                 switch: str = "127.0.0.1:1") -> subprocess.Popen:
+    """A daemon whose switch may not exist (it keeps retrying and serves lbctl)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "controller.daemon", "--switch", switch, "--socket", str(sock),
+         "--state", str(state)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
+def refused_start(proc: subprocess.Popen) -> tuple[int, str]:
+    """(exit code, stderr) of a daemon expected to refuse to start; one that
+    starts anyway is stopped, and fails the test."""
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the daemon started instead of refusing") from None
+    return proc.returncode, err
+
+
+def test_a_second_daemon_on_the_same_socket_refuses_to_start(daemon) -> None:
+    sock, _, tmp = daemon
+    lbctl(sock, "lb vip 10.0.0.3/32 encap gre4")
+    code, err = refused_start(start_daemon(tmp, sock, tmp / "state2.json"))
+    assert code == 2 and "another controller" in err and str(sock) in err
+    # the first one is still reachable, and only its state was written
+    assert "10.0.0.3/32" in lbctl(sock, "show lb vips").stdout
+    assert not (tmp / "state2.json").exists()
+
+
+def test_daemon_keeps_its_files_private(tmp_path: Path) -> None:
+    home = tmp_path / "p4lb"  # as /tmp/p4lb: created by the daemon
+    sock, state = home / "c.sock", home / "state.json"
+    proc = start_daemon(tmp_path, sock, state)
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        assert lbctl(sock, "lb vip 10.0.0.4/32 encap gre4").returncode == 0
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0 and not sock.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a directory to another user")
+def test_daemon_refuses_a_directory_another_user_owns(tmp_path: Path) -> None:
+    home = tmp_path / "p4lb"
+    home.mkdir(mode=0o755)
+    os.chown(home, 65534, 65534)  # nobody made it first
+    code, err = refused_start(start_daemon(tmp_path, home / "c.sock", home / "state.json"))
+    assert code == 2 and "uid 65534" in err and str(home) in err
+    assert list(home.iterdir()) == []

@@ -4,9 +4,10 @@ its state intact."""
 import grpc
 import pytest
 from frames import MAC_B, ethernet
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2
-from p4rt_client import Update, says, update, write_errors
+from p4rt_client import ON_BMV2, Update, says, update, write_errors
 from switch_harness import start_switch
 
 Entity = p4runtime_pb2.Entity
@@ -163,4 +164,42 @@ def test_random_table_entries_never_break_the_switch(forwarding):
             c.write(update(Update.DELETE, table_entry=entry))
 
     check()
+    assert_still_forwarding(switch, c, names)
+
+
+def test_a_write_that_does_not_parse_is_refused_whole(forwarding):
+    """Four inserts, stray bytes inside the second update (every enclosing length
+    right): protobuf cannot parse the request, so nothing of it may be applied.
+    The bytes go out as they are, through a channel without a serializer."""
+    from tests.wire_mutations import STRAY_FIELDS, varint, with_stray_field
+
+    switch, c, names = forwarding
+    dmac = Entity(table_entry=p4runtime_pb2.TableEntry(table_id=names.table_id("dmac")))
+    before = c.read(dmac)
+    updates = [update(Update.INSERT, table_entry=names.entry(
+        "dmac", {"hdr.ethernet.dst": 0x0200000000 + i}, "forward", port=2)) for i in range(4)]
+    head = p4runtime_pb2.WriteRequest(device_id=0)
+    head.election_id.low = 1
+
+    def one(u):
+        return p4runtime_pb2.WriteRequest(updates=[u]).SerializeToString()
+
+    refused = 0
+    for stray in STRAY_FIELDS:
+        for second in with_stray_field(updates[1], stray):
+            data = (head.SerializeToString() + one(updates[0]) + b"\x22" + varint(len(second))
+                    + second + one(updates[2]) + one(updates[3]))
+            try:
+                p4runtime_pb2.WriteRequest.FromString(data)
+                continue  # protobuf takes it (a stray it may skip): not this test's case
+            except DecodeError:
+                refused += 1
+            with pytest.raises(grpc.RpcError) as e:
+                raw_call(switch, "Write", data)
+            # gRPC C++ (BMv2) answers INTERNAL for bytes it cannot parse
+            assert e.value.code() in ((grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL)
+                                      if ON_BMV2 else (grpc.StatusCode.INVALID_ARGUMENT,)), (
+                stray, second.hex(), e.value.details())
+            assert c.read(dmac) == before, (stray, second.hex())
+    assert refused > 50  # the mutations are malformed, as meant
     assert_still_forwarding(switch, c, names)

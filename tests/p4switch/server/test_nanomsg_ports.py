@@ -71,3 +71,17 @@ def test_listening_twice_on_one_address_fails_cleanly(tmp_path):
         assert address in str(e.value)
     finally:
         first.close()
+
+
+def test_an_empty_message_is_counted_and_forwarding_goes_on(ptf_socket):
+    # pynng's recv() raises RuntimeError on a zero-length message; the receive
+    # loop once died on it and every later frame was lost.
+    ptf, ports, c, names = ptf_socket
+    c.write(update(Update.INSERT, table_entry=names.entry(
+        "dmac", {"hdr.ethernet.dst": MAC_B}, "forward", port=2)))
+    frame = ethernet(MAC_B)
+    ptf.send(b"")
+    ptf.send(struct.pack("<iii", PACKET_IN, 1, len(frame)) + frame)
+    reply = ptf.recv()
+    assert reply[12:] == frame
+    assert ports.counters.malformed == 1
