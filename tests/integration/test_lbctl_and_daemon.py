@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -51,6 +52,35 @@ def test_one_command_and_show(daemon) -> None:
     shown = lbctl(sock, "show", "lb", "vips", "verbose")
     assert shown.returncode == 0
     assert "ip4-gre4" in shown.stdout and "10.1.0.2" in shown.stdout
+
+
+def test_json_answers_of_lbctl(daemon) -> None:
+    sock, _, tmp = daemon
+    lbctl(sock, "lb vip 10.0.0.1/32 encap gre4 new_len 16")
+    lbctl(sock, "lb as 10.0.0.1/32 10.1.0.1")
+    shown = lbctl(sock, "--json", "show", "lb", "vips", "verbose")
+    assert shown.returncode == 0, shown.stderr
+    (vip,) = json.loads(shown.stdout)["vips"]
+    assert vip["new_len"] == 16 and vip["ases"][0]["address"] == "10.1.0.1"
+    assert vip["ases"][0]["buckets"] == 16
+    trailing = lbctl(sock, "sh", "lb", "--json")  # the flag after the command works too
+    assert json.loads(trailing.stdout)["vips"] == 1
+    f = tmp / "shows.lb"
+    f.write_text("show lb\nshow ip route\n")
+    lines = lbctl(sock, "--json", "-f", str(f)).stdout.splitlines()
+    assert [sorted(json.loads(x))[0] for x in lines] == ["ases", "routes"]
+    bad = lbctl(sock, "--json", "show lb flows vip 10.9.9.9/32")
+    assert bad.returncode == 1 and "10.9.9.9/32 does not exist" in bad.stderr
+
+
+def test_the_readme_api_example_runs(daemon, capsys) -> None:
+    sock, _, _ = daemon
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The management API", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(code.replace("/tmp/p4lb/controller.sock", str(sock)), {})  # noqa: S102
+    printed = capsys.readouterr().out.split()
+    assert printed[:2] == ["10.0.0.1/32", "0"] and "('10.1.0.2'," in printed
 
 
 def test_bad_command_names_the_token_and_fails(daemon) -> None:
