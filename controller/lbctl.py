@@ -3,6 +3,7 @@
     lbctl [--socket PATH] [--json] COMMAND...   run one command
     lbctl [--socket PATH] [--json] -f FILE      run a file of commands (stops at the first error)
     lbctl [--socket PATH]                       interactive shell, with history and completion
+    lbctl [--socket PATH] top [--interval S] [--count N]   live figures (controller.lbctl_top)
 
 With --json every answer is printed as JSON (one document; with -f one line
 per command), as the management API gives it with "json": true.
@@ -122,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.file:
             return run_file(client, args.file, args.json)
+        if args.command[:1] == ["top"]:
+            from controller import lbctl_top
+
+            try:
+                return lbctl_top.run(client.query, args.command[1:])
+            except CommandError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 1
         if args.command:
             try:
                 out = answer(client, " ".join(args.command), args.json)

@@ -8,11 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from p4switch.launch import SwitchProcess
+from p4switch.launch import SwitchProcess, free_tcp_port
 from tests.integration.lb_fixture import LB_JSON
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +104,38 @@ def test_configuration_is_saved_to_the_state_file(daemon) -> None:
     lbctl(sock, "lb vip 10.0.0.7/32 encap gre4")
     assert (tmp / "state.json").exists()
     assert "10.0.0.7" in (tmp / "state.json").read_text()
+
+
+def test_daemon_serves_prometheus_metrics(tmp_path: Path) -> None:
+    port = free_tcp_port()
+    with SwitchProcess(LB_JSON, log_path=tmp_path / "switch.log") as switch:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "controller.daemon", "--switch", switch.grpc_addr,
+             "--socket", str(tmp_path / "c.sock"), "--state", str(tmp_path / "state.json"),
+             "--metrics-addr", f"127.0.0.1:{port}"],
+            cwd=ROOT, env=ENV, stdout=open(tmp_path / "controller.log", "wb"),
+            stderr=subprocess.STDOUT)
+        try:
+            def scrape() -> str:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
+                        return r.read().decode()
+                except OSError:
+                    return ""
+
+            deadline = time.monotonic() + 30
+            while f'p4lb_switch_connected{{switch="{switch.grpc_addr}#0"}} 1.0' not in scrape():
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
+
+
+def test_daemon_refuses_a_bad_metrics_address(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "controller.daemon", "--metrics-addr", "9100"],
+                       cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "metrics address '9100': expected HOST:PORT" in r.stderr
 
 
 def test_unreachable_controller(tmp_path: Path) -> None:
