@@ -11,9 +11,14 @@ wrong and what was expected::
 
     lb vip 10.0.0.1/32 encap gre5: unknown encap 'gre5', expected one of gre4, ...
 
+Every keyword (command words, option names, encap/protocol/type values) may
+be shortened to any unambiguous prefix, as in VPP (``sh lb vip verb``); an
+ambiguous one is refused naming the candidates.
+
 Where VPP silently accepts nonsense we refuse it: ``flush`` without ``del``,
-``weight`` with ``del``, VIP settings with ``del``, a port without a protocol.
-:func:`complete` offers the words that may come next, for interactive shells.
+``weight`` with ``del``, VIP settings with ``del`` that contradict the VIP
+being deleted, a port without a protocol. :func:`complete` offers the words
+that may come next, for interactive shells.
 """
 
 from __future__ import annotations
@@ -98,11 +103,13 @@ class VipCommand:
     new_len: int = DEFAULT_NEW_LEN
     src_ip_sticky: bool = False
     delete: bool = False
+    # With delete: the settings the line gave, (Vip attribute, value), to check.
+    expect: tuple[tuple[str, object], ...] = ()
 
     def apply(self, config: LbConfig) -> object:
         k = self.key
         if self.delete:
-            return config.del_vip(k.prefix, k.protocol, k.port)
+            return config.del_vip(k.prefix, k.protocol, k.port, dict(self.expect))
         return config.add_vip(
             k.prefix, k.protocol, k.port, self.encap, self.dscp, self.srv_type,
             self.target_port, self.new_len, self.src_ip_sticky,
@@ -129,6 +136,14 @@ class FlushVipCommand:
 
     def apply(self, config: LbConfig) -> object:
         return config.flush_vip(self.vip_key)
+
+
+@dataclass(frozen=True)
+class FlushAllFlowsCommand:
+    """``test lb flowtable flush`` (VPP's name): every VIP's flows."""
+
+    def apply(self, config: LbConfig) -> object:
+        return config.flush_all()
 
 
 @dataclass(frozen=True)
@@ -183,8 +198,9 @@ class HelpCommand:
 
 
 ConfigCommand = (
-    ConfCommand | VipCommand | AsCommand | FlushVipCommand | RouteCommand | RouteDelCommand
-)
+    ConfCommand | VipCommand | AsCommand | FlushVipCommand | FlushAllFlowsCommand
+    | RouteCommand | RouteDelCommand
+)  # fmt: skip
 ShowCommand = (
     ShowLbCommand | ShowVipsCommand | ShowFlowsCommand | ShowRoutesCommand
     | ShowRunningConfigCommand | HelpCommand
@@ -199,6 +215,7 @@ lb vip <prefix> [protocol (tcp|udp) port N] [encap (gre4|gre6|l3dsr|nat4|nat6)]
        [src_ip_sticky] [del]
 lb as <vip-prefix> [protocol (tcp|udp) port N] <addr>... [weight 0-100] [del] [flush]
 lb flush vip <prefix> [protocol (tcp|udp) port N]
+test lb flowtable flush
 show lb
 show lb vips [verbose]
 show lb flows [vip <prefix> [protocol (tcp|udp) port N]]
@@ -207,6 +224,7 @@ ip route del <prefix>
 show ip route
 show running-config
 help
+(any keyword may be shortened to an unambiguous prefix: sh lb vip verb)
 """
 
 
@@ -252,13 +270,17 @@ class _Reader:
                 f"missing {what}, expected one of {', '.join(choices)}", expected=choices
             )
         token = self.tokens[self.pos]
-        if token not in choices:
+        try:
+            word = resolve_keyword(token, choices, what)
+        except LbConfigError as e:
+            raise self.fail(str(e), expected=choices) from None
+        if word is None:
             raise self.fail(
                 f"unknown {what} {token!r}, expected one of {', '.join(choices)}",
                 expected=choices,
             )
         self.pos += 1
-        return token
+        return word
 
     def value(self, what: str, convert: Callable[[str], _T], candidates: Sequence[str] = ()) -> _T:
         """The next word, converted; errors from ``convert`` are reported at that word."""
@@ -278,6 +300,20 @@ class _Reader:
         return sorted({str(v.prefix) for v in self.config.vips()})
 
 
+def resolve_keyword(token: str, choices: Sequence[str], what: str) -> str | None:
+    """The keyword ``token`` names: itself, or the one choice it is a prefix of.
+
+    None when it names none; an LbConfigError naming the candidates when it
+    is a prefix of several (an exact match always wins: ``buckets``).
+    """
+    if token in choices:
+        return token
+    matches = [c for c in choices if c.startswith(token)]
+    if len(matches) > 1:
+        raise LbConfigError(f"ambiguous {what} {token!r}: could be {', '.join(matches)}")
+    return matches[0] if matches else None
+
+
 def _number(what: str, low: int, high: int) -> Callable[[str], int]:
     def convert(token: str) -> int:
         if not token.isascii() or not token.isdigit():
@@ -295,7 +331,12 @@ def _power_of_two(what: str, high: int) -> Callable[[str], int]:
 
 
 def _choice(enum_type: type[enum.StrEnum], what: str) -> Callable[[str], enum.StrEnum]:
-    return lambda token: parse_enum(enum_type, token, what)
+    values = [m.value for m in enum_type]
+
+    def convert(token: str) -> enum.StrEnum:
+        return parse_enum(enum_type, resolve_keyword(token, values, what) or token, what)
+
+    return convert
 
 
 def _options(
@@ -314,8 +355,12 @@ def _options(
     values = _OPTION_VALUES if values is None else values
     seen: dict[str, Any] = {}
     while not reader.done([n for n in names if n not in seen] + list(extra_candidates)):
-        token = reader.tokens[reader.pos]
-        if token not in names:
+        try:
+            name = resolve_keyword(reader.tokens[reader.pos], names, "option")
+        except LbConfigError as e:
+            raise reader.fail(str(e), expected=names) from None
+        if name is None:
+            token = reader.tokens[reader.pos]
             if extra is not None and extra(token):
                 continue
             what = "an AS address or one of" if extra is not None else "one of"
@@ -323,6 +368,7 @@ def _options(
                 f"unknown option {token!r}, expected {what} {', '.join(names)}",
                 expected=names,
             )
+        token = name
         if token in seen:
             raise reader.fail(f"{token!r} is given twice")
         reader.pos += 1
@@ -417,18 +463,21 @@ def _lb_conf(reader: _Reader) -> ConfCommand:
     )
 
 
-_VIP_SETTINGS = ("encap", "dscp", "type", "target_port", "new_len", "src_ip_sticky")
+# The VIP settings' CLI words and the Vip attributes they set.
+_VIP_SETTINGS = {"encap": "encap", "dscp": "dscp", "type": "srv_type",
+                 "target_port": "target_port", "new_len": "new_len",
+                 "src_ip_sticky": "src_ip_sticky"}  # fmt: skip
 
 
 def _lb_vip(reader: _Reader) -> VipCommand:
     prefix = _prefix(reader)
-    seen = _options(reader, ("protocol", "port") + _VIP_SETTINGS + ("del",))
+    seen = _options(reader, ("protocol", "port", *_VIP_SETTINGS, "del"))
     key = _vip_key(reader, prefix, seen)
     if "del" in seen:
-        extra = [s for s in _VIP_SETTINGS if s in seen]
-        if extra:
-            raise reader.fail(f"{extra[0]!r} does not go with 'del'", at=len(reader.tokens) - 1)
-        return VipCommand(key, delete=True)
+        # VPP accepts the VIP's settings with del; the model checks they fit it.
+        expect = tuple((attr, seen[word]) for word, attr in _VIP_SETTINGS.items()
+                       if word in seen)  # fmt: skip
+        return VipCommand(key, delete=True, expect=expect)
     return VipCommand(
         key,
         seen.get("encap", Encap.GRE4),
@@ -531,14 +580,24 @@ def _end(reader: _Reader) -> None:
         raise reader.fail(f"unexpected {reader.tokens[reader.pos]!r} at the end of the command")
 
 
+def _test(reader: _Reader) -> Command:
+    reader.keyword(("lb",), "test command")
+    reader.keyword(("flowtable",), "test lb command")
+    reader.keyword(("flush",), "flowtable command")
+    _end(reader)
+    return FlushAllFlowsCommand()
+
+
 def _command(reader: _Reader) -> Command:
-    word = reader.keyword(("lb", "show", "ip", "help"), "command")
+    word = reader.keyword(("lb", "show", "ip", "test", "help"), "command")
     if word == "lb":
         return _lb(reader)
     if word == "show":
         return _show(reader)
     if word == "ip":
         return _ip(reader)
+    if word == "test":
+        return _test(reader)
     _end(reader)
     return HelpCommand()
 

@@ -3,13 +3,15 @@
     p4lb-controller --switch 127.0.0.1:9559 [--switch ADDR[#DEVICE_ID] ...]
                     [--socket /tmp/p4lb/controller.sock] [--state FILE]
                     [--p4info P --bmv2-json J] [--election-id N] [--config FILE]
+                    [--metrics-addr HOST:PORT]
 
 It refuses to start where another controller serves --socket, or when the
 directory of --socket or --state belongs to someone else (a missing one is
 created 0700). It restores the configuration from --state (refusing to start
 on a corrupt file rather than replacing it), connects to every switch, reconciles their
 tables with the configuration, learns and ages flows, and serves the
-management API that lbctl talks to. SIGTERM/SIGINT stop it cleanly; the
+management API that lbctl talks to, and with --metrics-addr Prometheus
+metrics on http://HOST:PORT/metrics. SIGTERM/SIGINT stop it cleanly; the
 switches keep forwarding (and keep their flows) while it is away.
 """
 
@@ -27,6 +29,8 @@ from p4.config.v1 import p4info_pb2
 
 from controller.lb_service import LbService, StateFileError
 from controller.management_api import ManagementServer
+from controller.metrics import parse_address as parse_metrics_address
+from controller.metrics import start_metrics_server
 from controller.private_directory import ensure_private_directory
 from controller.switch_session import SwitchAddress
 
@@ -49,6 +53,13 @@ def parse_switch(text: str) -> SwitchAddress:
         ) from None
 
 
+def _metrics_address(text: str) -> tuple[str, int]:
+    try:
+        return parse_metrics_address(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def load_p4info(path: Path) -> p4info_pb2.P4Info:
     info = p4info_pb2.P4Info()
     text_format.Parse(path.read_text(), info)
@@ -66,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--election-id", type=int, default=1)
     parser.add_argument("--config", type=Path, help="lbctl commands to run at start")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--metrics-addr", type=_metrics_address, metavar="HOST:PORT",
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -97,6 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     for address in args.switch:
         service.dataplane.add_switch(address)
     server.start()
+    metrics = None
+    if args.metrics_addr is not None:
+        host, port = args.metrics_addr
+        try:
+            metrics = start_metrics_server(lambda line: service.execute(line, as_json=True),
+                                           host, port)
+        except OSError as e:
+            print(f"p4lb-controller: metrics on {host}:{port}: {e.strerror or e}",
+                  file=sys.stderr)
+            server.stop()
+            service.close()
+            return 2
+        log.info("metrics on http://%s:%d/metrics", host, port)
     log.info("management API on %s; switches: %s", args.socket,
              ", ".join(str(a) for a in args.switch))
     if args.config:
@@ -109,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     done.wait()
+    if metrics is not None:
+        metrics.shutdown()
     server.stop()
     service.close()
     return 0

@@ -28,7 +28,11 @@ Rules (VPP's, with its mistakes corrected; see DESIGN.md):
   the data plane may have sent a new flow there that the tracker has not
   learned yet. With ``flush`` it goes at once. Deleting a VIP drains all of
   its ASs the same way (VPP does this too); the VIP stays, draining, until
-  they are collected, and its prefix cannot be re-added before that.
+  they are collected. Adding it again before that revives it, keeping its id
+  (its draining flows stay valid), with the settings of the new command; its
+  draining ASs keep draining until re-added or aged out.
+* ``lb vip ... del`` may repeat the VIP's settings (VPP ignores them); a
+  setting that contradicts the VIP being deleted is refused, naming it.
 
 Ids: every VIP and every AS gets a small integer id (1..65535, the P4 program's
 16-bit ``vip_id``/``as_id``; 0 means none). Ids are allocated round-robin, so
@@ -43,7 +47,7 @@ Values and single-value checks are in :mod:`controller.lb_values`; persistence
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
 from controller.lb_values import (
@@ -136,6 +140,11 @@ class _IdPool:
 
 _UNSET: object = object()
 
+# The settings of a VIP besides its key (Vip attribute names), and the CLI
+# word of those whose attribute is named differently.
+VIP_SETTINGS = ("encap", "dscp", "srv_type", "target_port", "new_len", "src_ip_sticky")
+_SETTING_WORDS = {"srv_type": "type"}
+
 
 class LbConfig:
     """The whole configuration, with one operation per CLI command."""
@@ -194,7 +203,8 @@ class LbConfig:
         new_len: int = DEFAULT_NEW_LEN,
         src_ip_sticky: bool = False,
     ) -> Vip:
-        """``lb vip``: adds a VIP. Re-adding an identical VIP changes nothing."""
+        """``lb vip``: adds a VIP. Re-adding an identical VIP changes nothing; re-adding
+        a draining one revives it with these settings."""
         key = make_vip_key(prefix, protocol, port)
         vip = Vip(
             key,
@@ -208,6 +218,8 @@ class LbConfig:
         )
         self._complete_vip(vip)
         existing = self._vips.get(key)
+        if existing is not None and existing.state is State.DRAINING:
+            return self._revive_vip(existing, vip)
         if existing is not None:
             return self._same_vip_again(existing, vip)
         self._check_prefix_neighbours(vip)
@@ -252,22 +264,35 @@ class LbConfig:
         check_power_of_two(vip.new_len, "new_len", MAX_NEW_LEN)
 
     def _same_vip_again(self, existing: Vip, vip: Vip) -> Vip:
-        if existing.state is State.DRAINING:
-            raise Conflict(
-                f"VIP {vip.key} was deleted and still drains {existing.flows} flows; "
-                f"wait for them to age out or run 'lb flush vip {vip.key}'"
-            )
-        settings = ("encap", "dscp", "srv_type", "target_port", "new_len", "src_ip_sticky")
-        different = [s for s in settings if getattr(existing, s) != getattr(vip, s)]
+        different = [s for s in VIP_SETTINGS if getattr(existing, s) != getattr(vip, s)]
         if different:
             now = " ".join(f"{s} {getattr(existing, s)}" for s in different)
             raise Conflict(f"VIP {vip.key} already exists with {now}; delete it first to change it")
         return existing
 
-    def _check_prefix_neighbours(self, vip: Vip) -> None:
-        """VPP's rules between the VIPs of one prefix, plus NodePort uniqueness."""
+    def _revive_vip(self, existing: Vip, vip: Vip) -> Vip:
+        """A draining VIP added again: live once more, with the new settings.
+
+        It keeps its id, so the flows it still drains stay valid; they now
+        use the new settings too. Its draining ASs must fit the new encap.
+        """
+        self._check_prefix_neighbours(vip, replacing=existing)
+        for address in existing.ases:
+            self._check_new_as(vip, address, replacing=existing)
+        for setting in VIP_SETTINGS:
+            setattr(existing, setting, getattr(vip, setting))
+        existing.state = State.USED
+        return existing
+
+    def _check_prefix_neighbours(self, vip: Vip, replacing: Vip | None = None) -> None:
+        """VPP's rules between the VIPs of one prefix, plus NodePort uniqueness.
+
+        ``replacing`` is a VIP of the same key that ``vip`` takes the place of.
+        """
         for other_key in self._keys_by_prefix.get(vip.prefix, ()):
             other = self._vips[other_key]
+            if other is replacing:
+                continue
             if vip.port == 0:
                 raise Conflict(
                     f"VIP {vip.key} covers every port but per-port VIP {other_key} "
@@ -284,6 +309,8 @@ class LbConfig:
                 )
         if vip.srv_type is SrvType.NODEPORT:
             for other in self._vips.values():
+                if other is replacing:
+                    continue
                 if other.srv_type is SrvType.NODEPORT and other.port == vip.port:
                     raise Conflict(
                         f"VIP {vip.key} type nodeport: node port {vip.port} is "
@@ -296,10 +323,25 @@ class LbConfig:
         self._keys_by_prefix.setdefault(vip.prefix, set()).add(vip.key)
 
     def del_vip(
-        self, prefix: str | IPNetwork, protocol: str | Protocol | None = None, port: int = 0
+        self,
+        prefix: str | IPNetwork,
+        protocol: str | Protocol | None = None,
+        port: int = 0,
+        expect: Mapping[str, object] | None = None,
     ) -> Vip:
-        """``lb vip ... del``: drains every AS; the VIP goes when their flows are gone."""
+        """``lb vip ... del``: drains every AS; the VIP goes when their flows are gone.
+
+        ``expect`` maps VIP settings (attribute names, VIP_SETTINGS) to the
+        values the command gave; any that differ from the VIP's refuse the
+        deletion, naming them all.
+        """
         vip = self._live_vip(make_vip_key(prefix, protocol, port))
+        wrong = [(s, v) for s, v in (expect or {}).items() if getattr(vip, s) != v]
+        if wrong:
+            said = ", ".join(_setting_text(s, v) for s, v in wrong)
+            has = ", ".join(_setting_text(s, getattr(vip, s)) for s, _ in wrong)
+            raise Conflict(f"VIP {vip.key} does not match {said} (it has {has}); "
+                           "nothing was deleted")
         vip.state = State.DRAINING
         for a in vip.ases.values():
             # No pending hold: without the VIP's entries its pending flows are
@@ -354,7 +396,7 @@ class LbConfig:
             result.append(existing)
         return result
 
-    def _check_new_as(self, vip: Vip, address: IPAddress) -> None:
+    def _check_new_as(self, vip: Vip, address: IPAddress, replacing: Vip | None = None) -> None:
         if address.version != vip.encap.as_version:
             raise FamilyMismatch(
                 f"AS {address} is IPv{address.version} but VIP {vip.key} encap "
@@ -366,6 +408,7 @@ class LbConfig:
         for other in self._vips.values():
             if (
                 other is not vip
+                and other is not replacing
                 and other.encap.is_nat
                 and other.protocol is vip.protocol
                 and other.target_port == vip.target_port
@@ -417,6 +460,13 @@ class LbConfig:
             a.pending = False
         self._collect(vip)
         return vip
+
+    def flush_all(self) -> list[Vip]:
+        """``test lb flowtable flush``: ``lb flush vip`` for every VIP."""
+        vips = self.vips()
+        for vip in vips:
+            self.flush_vip(vip.key)
+        return vips
 
     # ------------------------------------------------------- flow tracker hook
 
@@ -573,6 +623,14 @@ class LbConfig:
     def restore_id_cursors(self, last_vip_id: int, last_as_id: int) -> None:
         self.vip_id_pool.last = check_int(last_vip_id, "last VIP id", 0, self.vip_id_pool.limit)
         self.as_id_pool.last = check_int(last_as_id, "last AS id", 0, self.as_id_pool.limit)
+
+
+def _setting_text(setting: str, value: object) -> str:
+    """A VIP setting as the CLI spells it: 'type nodeport', 'no dscp'."""
+    word = _SETTING_WORDS.get(setting, setting)
+    if value is None or value is False:
+        return f"no {word}"
+    return word if value is True else f"{word} {value}"
 
 
 def _replace_conf(conf: LbConf, **changes: object) -> LbConf:

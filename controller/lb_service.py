@@ -26,8 +26,19 @@ from controller.lb_model import LbConfig
 from controller.lb_tables import AsPlan, DataPlanePlan, RoutePlan, VipPlan
 from controller.lb_values import LbConfigError, Vip
 from controller.management_api import CommandError
+from controller.show_data import (
+    flows_data,
+    help_data,
+    routes_data,
+    running_config_data,
+    show_lb_data,
+    vips_data,
+)
 from controller.show_format import (
+    DEFAULT_FLOW_LIMIT,
     FlowRow,
+    LbStatus,
+    SwitchStatus,
     VipCounters,
     render_flows,
     render_help,
@@ -249,17 +260,20 @@ class LbService:
             log.warning("switch %s: %s", switch, error)
         return report
 
-    def execute(self, line: str) -> str:
+    def execute(self, line: str, as_json: bool = False) -> str | dict:
+        """Runs one command line; its answer as text, or with ``as_json`` as data
+        (show_data; a configuration command answers {"warnings": [...]})."""
         try:
             command = g.parse(line)
         except LbConfigError as e:
             raise CommandError(str(e)) from e
         with self._lock:
             if isinstance(command, g.ConfigCommand):
-                return self._configure(command)
-            return self._show(command)
+                warnings = self._configure(command)
+                return {"warnings": warnings} if as_json else "\n".join(warnings)
+            return self._show(command, as_json)
 
-    def _configure(self, command: g.ConfigCommand) -> str:
+    def _configure(self, command: g.ConfigCommand) -> list[str]:
         self._refresh_flow_counts()
         flush_as: set[int] = set()
         flush_vip: int | None = None
@@ -269,6 +283,7 @@ class LbService:
         if isinstance(command, g.FlushVipCommand):
             flush_vip = self._vip(command.vip_key).vip_id
         was_live = {a.as_id for v in self.config.vips() for a in v.ases.values() if a.live}
+        flush_all = isinstance(command, g.FlushAllFlowsCommand)
         try:
             command.apply(self.config)
         except LbConfigError as e:
@@ -281,11 +296,13 @@ class LbService:
             self.dataplane.learner.flush(lambda _k, as_id: as_id in flush_as)
         if flush_vip is not None:
             self.dataplane.learner.flush(lambda k, _a: k.vip_id == flush_vip)
+        if flush_all:
+            self.dataplane.learner.flush(lambda _k, _a: True)
         self._refresh_flow_counts()
         report = self._commit()
         warnings = [f"warning: switch {s}: {e}" for s, e in report.errors.items()]
         warnings += self._missing_source_warnings()
-        return "\n".join(warnings)
+        return warnings
 
     def _missing_source_warnings(self) -> list[str]:
         """GRE needs an outer source; without `lb conf ip4-src-address` it would be 0.0.0.0."""
@@ -306,55 +323,79 @@ class LbService:
         except LbConfigError as e:
             raise CommandError(str(e)) from e
 
-    def _show(self, command: object) -> str:
+    def _show(self, command: object, as_json: bool) -> str | dict:
         if isinstance(command, g.HelpCommand):
-            return render_help()
+            return help_data() if as_json else render_help()
         if isinstance(command, g.ShowRunningConfigCommand):
-            return render_running_config(self.config)
+            return running_config_data(self.config) if as_json else render_running_config(
+                self.config)
         if isinstance(command, g.ShowRoutesCommand):
-            return render_routes(self.config)
+            return routes_data(self.config) if as_json else render_routes(self.config)
         self._refresh_flow_counts()
         learner = self.dataplane.learner
         if isinstance(command, g.ShowLbCommand):
-            text = render_show_lb(self.config, len(learner))
-            counters = self._read_counters()
-            drops = counters.get("drop_counter", {})
-            lines = [f" drops {DROP_REASONS[i]}: {p}" for i, (_b, p) in sorted(drops.items()) if p]
-            collisions = sum(p for _b, p in counters.get("vip_pending_collision", {}).values())
-            lines.append(f" pending-flow collisions: {collisions}")
-            lines.append(f" flows learned {learner.learned}, aged {learner.aged}, install "
-                         f"failures {learner.install_failures}, undecodable switch messages "
-                         f"{learner.bad_messages}")
-            lines += [
-                f" switch {name}: {'connected' if s.connected.is_set() else 'connecting'}"
-                for name, s in self.dataplane.sessions.items()
-            ]
-            return "\n".join([text, *lines])
+            status = self.status()
+            if as_json:
+                return show_lb_data(self.config, status)
+            return render_show_lb(self.config, status.tracked_flows, status)
         if isinstance(command, g.ShowVipsCommand):
             counters = self._read_counters() if command.verbose else None
-            vip_counters = None
-            as_packets = None
-            if counters is not None:
-                vip_counters = {
-                    v.vip_id: VipCounters(*(
-                        counters[name].get(v.vip_id, (0, 0))[1] for name in VIP_COUNTERS
-                    ))
-                    for v in self.config.vips()
-                }  # fmt: skip
-                as_packets = {i: p for i, (_b, p) in counters["as_packets"].items()}
-            return render_vips(self.config, command.verbose, vip_counters, as_packets)
+            if as_json:
+                return vips_data(self.config, command.verbose, counters)
+            return render_vips(self.config, command.verbose, *_text_counters(self.config,
+                                                                             counters))
         if isinstance(command, g.ShowFlowsCommand):
             vip_ids = None
             if command.vip_key is not None:
                 vip_ids = [self._vip(command.vip_key).vip_id]
-            rows = [FlowRow(k.vip_id, k.describe(), as_id) for k, as_id in learner.flows(vip_ids)]
+            flows = learner.flows(vip_ids)
+            if as_json:
+                return flows_data(self.config, flows, DEFAULT_FLOW_LIMIT)
+            rows = [FlowRow(k.vip_id, k.describe(), as_id) for k, as_id in flows]
             return render_flows(self.config, rows)
         raise CommandError(f"unsupported command {command!r}")
 
-    def _read_counters(self) -> dict[str, dict[int, tuple[int, int]]]:
+    def status(self) -> LbStatus:
+        """What ``show lb`` and the metrics report besides the configuration."""
+        learner = self.dataplane.learner
+        counters = self._read_counters(vips=False)
+        drops = counters.get("drop_counter", {})
+        return LbStatus(
+            tracked_flows=len(learner),
+            drops={reason: drops.get(i, (0, 0)) for i, reason in enumerate(DROP_REASONS)},
+            flows_learned=learner.learned,
+            flows_aged=learner.aged,
+            install_failures=learner.install_failures,
+            bad_messages=learner.bad_messages,
+            pending_collisions=sum(
+                p for _b, p in counters.get("vip_pending_collision", {}).values()),
+            switches=tuple(
+                SwitchStatus(name, s.connected.is_set(), s.is_primary)
+                for name, s in self.dataplane.sessions.items()
+            ),
+        )
+
+    def _read_counters(self, vips: bool = True) -> dict[str, dict[int, tuple[int, int]]]:
+        """The configured VIPs' and ASs' counter cells and the drop counters
+        (with ``vips=False`` only those and the pending-flow collisions), summed over
+        the switches."""
         vip_ids = [v.vip_id for v in self.config.vips()]
-        as_ids = [a.as_id for v in self.config.vips() for a in v.ases.values()]
-        indices = {name: vip_ids for name in VIP_COUNTERS}
+        as_ids = [a.as_id for v in self.config.vips() for a in v.ases.values()] if vips else []
+        indices = {name: vip_ids if vips else [] for name in VIP_COUNTERS}
+        indices["vip_pending_collision"] = vip_ids
         indices["as_packets"] = as_ids
         indices["drop_counter"] = list(range(len(DROP_REASONS)))
         return self.dataplane.read_counters(indices)
+
+
+def _text_counters(
+    config: LbConfig, counters: dict[str, dict[int, tuple[int, int]]] | None
+) -> tuple[dict[int, VipCounters] | None, dict[int, int] | None]:
+    """Packet counts by VIP id and by AS id, as ``show lb vips verbose`` prints them."""
+    if counters is None:
+        return None, None
+    vip_counters = {
+        v.vip_id: VipCounters(*(counters[name].get(v.vip_id, (0, 0))[1] for name in VIP_COUNTERS))
+        for v in config.vips()
+    }
+    return vip_counters, {i: p for i, (_b, p) in counters["as_packets"].items()}

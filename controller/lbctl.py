@@ -1,8 +1,12 @@
 """lbctl: the command line of p4lb, a thin client of the controller's management API.
 
-    lbctl [--socket PATH] COMMAND...     run one command
-    lbctl [--socket PATH] -f FILE        run a file of commands (stops at the first error)
-    lbctl [--socket PATH]                interactive shell, with history and completion
+    lbctl [--socket PATH] [--json] COMMAND...   run one command
+    lbctl [--socket PATH] [--json] -f FILE      run a file of commands (stops at the first error)
+    lbctl [--socket PATH]                       interactive shell, with history and completion
+    lbctl [--socket PATH] top [--interval S] [--count N]   live figures (controller.lbctl_top)
+
+With --json every answer is printed as JSON (one document; with -f one line
+per command), as the management API gives it with "json": true.
 
 Commands are VPP's `lb` grammar (`lb conf`, `lb vip`, `lb as`, `lb flush vip`,
 `show lb ...`) plus `ip route ...`; `help` lists them.
@@ -11,6 +15,7 @@ Commands are VPP's `lb` grammar (`lb conf`, `lb vip`, `lb as`, `lb flush vip`,
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -22,7 +27,14 @@ DEFAULT_SOCKET = Path(os.environ.get("P4LB_SOCKET", "/tmp/p4lb/controller.sock")
 HISTORY = Path.home() / ".lbctl_history"
 
 
-def run_file(client: ManagementClient, path: Path) -> int:
+def answer(client: ManagementClient, line: str, as_json: bool, indent: int | None = 2) -> str:
+    """The command's answer as lbctl prints it; raises CommandError."""
+    if as_json:
+        return json.dumps(client.query(line), indent=indent)
+    return client.run(line)
+
+
+def run_file(client: ManagementClient, path: Path, as_json: bool = False) -> int:
     try:
         lines = path.read_text().splitlines()
     except OSError as e:
@@ -33,7 +45,7 @@ def run_file(client: ManagementClient, path: Path) -> int:
         if not line:
             continue
         try:
-            out = client.run(line)
+            out = answer(client, line, as_json, indent=None)
         except CommandError as e:
             print(f"{path}:{n}: {line}\n  error: {e}", file=sys.stderr)
             return 1
@@ -96,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lbctl", description=__doc__.splitlines()[0])
     parser.add_argument("--socket", type=Path, default=DEFAULT_SOCKET)
     parser.add_argument("-f", "--file", type=Path, help="run the commands in FILE")
+    parser.add_argument("--json", action="store_true", help="print answers as JSON")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.command and args.command[-1] == "--json":  # `lbctl show lb --json`
+        args.command.pop()
+        args.json = True
     try:
         client = ManagementClient(args.socket)
     except OSError as e:
@@ -106,10 +122,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.file:
-            return run_file(client, args.file)
+            return run_file(client, args.file, args.json)
+        if args.command[:1] == ["top"]:
+            from controller import lbctl_top
+
+            try:
+                return lbctl_top.run(client.query, args.command[1:])
+            except CommandError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 1
         if args.command:
             try:
-                out = client.run(" ".join(args.command))
+                out = answer(client, " ".join(args.command), args.json)
             except CommandError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 1

@@ -2,6 +2,9 @@
 
 Request: a JSON object on one line, {"command": "lb vip 10.0.0.1/32 encap gre4"}.
 Reply: one JSON line, {"ok": true, "output": "..."} or {"ok": false, "error": "..."}.
+With "json": true in the request, the reply carries the answer as data,
+{"ok": true, "data": {...}}: every ``show`` command answers its structure
+(controller.show_data), a configuration command {"warnings": [...]}.
 A unix socket (mode 0600) keeps it local by default: the filesystem decides
 who may configure the load balancer. A server refuses a path where another
 controller answers (it would orphan it) or that is not a socket; a socket
@@ -103,7 +106,8 @@ class ManagementServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServe
     daemon_threads = True
     request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, path: Path, execute: Callable[[str], str]) -> None:
+    def __init__(self, path: Path, execute: Callable[[str, bool], str | dict]) -> None:
+        """``execute(command, as_json)`` answers text, or data when ``as_json``."""
         self.path = path
         self.execute = execute
         _claim_socket_path(path)
@@ -121,13 +125,16 @@ class ManagementServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServe
         try:
             req = json.loads(raw)
             command = req["command"]
-            if not isinstance(command, str):
+            as_json = req.get("json", False)
+            if not isinstance(command, str) or not isinstance(as_json, bool):
                 raise TypeError
         # RecursionError: JSON nested thousands deep
-        except (ValueError, KeyError, TypeError, RecursionError):
-            return {"ok": False, "error": 'expected {"command": "<text>"} on one line'}
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return {"ok": False,
+                    "error": 'expected {"command": "<text>"[, "json": true|false]} on one line'}
         try:
-            return {"ok": True, "output": self.execute(command)}
+            answer = self.execute(command, as_json)
+            return {"ok": True, "data": answer} if as_json else {"ok": True, "output": answer}
         except CommandError as e:
             return {"ok": False, "error": shorten_echo(str(e))}
         except Exception as e:  # noqa: BLE001 - the daemon outlives a failed command
@@ -159,14 +166,22 @@ class ManagementClient:
         self.reader = self.sock.makefile("rb")
 
     def run(self, command: str) -> str:
-        self.sock.sendall(json.dumps({"command": command}).encode() + b"\n")
+        """The command's answer as text."""
+        return self._request({"command": command}).get("output", "")
+
+    def query(self, command: str) -> dict:
+        """The command's answer as data (what ``lbctl --json`` prints)."""
+        return self._request({"command": command, "json": True}).get("data", {})
+
+    def _request(self, request: dict) -> dict:
+        self.sock.sendall(json.dumps(request).encode() + b"\n")
         line = self.reader.readline()
         if not line:
             raise ConnectionError("the controller closed the connection")
         reply = json.loads(line)
         if not reply.get("ok"):
             raise CommandError(reply.get("error", "unknown error"))
-        return reply.get("output", "")
+        return reply
 
     def close(self) -> None:
         self.reader.close()

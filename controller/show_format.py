@@ -14,7 +14,7 @@ flows shows as ``draining``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.cli_grammar import HELP
 from controller.lb_config_document import to_commands
@@ -57,20 +57,53 @@ class FlowRow:
     as_id: int
 
 
-def render_show_lb(config: LbConfig, tracked_flows: int) -> str:
-    """``show lb``: global settings and sizes (VPP's format_lb_main)."""
+@dataclass(frozen=True)
+class SwitchStatus:
+    """One switch as the controller's session to it stands."""
+
+    name: str
+    connected: bool
+    primary: bool
+
+
+@dataclass(frozen=True)
+class LbStatus:
+    """What ``show lb`` reports besides the configuration, as the service measured it."""
+
+    tracked_flows: int = 0
+    drops: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # reason -> (bytes, pkts)
+    flows_learned: int = 0
+    flows_aged: int = 0
+    install_failures: int = 0
+    bad_messages: int = 0
+    pending_collisions: int = 0  # new flows that met another flow's live pending slot
+    switches: tuple[SwitchStatus, ...] = ()
+
+
+def render_show_lb(config: LbConfig, tracked_flows: int, status: LbStatus | None = None) -> str:
+    """``show lb``: global settings and sizes (VPP's format_lb_main), then ``status``."""
     conf = config.conf
-    return "\n".join(
-        [
-            f"lb_main ip4-src-address: {conf.ip4_src or 'not set'}",
-            f" ip6-src-address: {conf.ip6_src or 'not set'}",
-            f" #vips: {len(config.vips())}",
-            f" #ass: {config.as_count()}",
-            f" timeout: {conf.timeout}s",
-            f" pending-timeout: {conf.pending_timeout_ms}ms",
-            f" usage: {tracked_flows} flows / {conf.buckets} buckets",
+    lines = [
+        f"lb_main ip4-src-address: {conf.ip4_src or 'not set'}",
+        f" ip6-src-address: {conf.ip6_src or 'not set'}",
+        f" #vips: {len(config.vips())}",
+        f" #ass: {config.as_count()}",
+        f" timeout: {conf.timeout}s",
+        f" pending-timeout: {conf.pending_timeout_ms}ms",
+        f" usage: {tracked_flows} flows / {conf.buckets} buckets",
+    ]
+    if status is not None:
+        lines += [f" drops {reason}: {p}" for reason, (_b, p) in status.drops.items() if p]
+        lines.append(f" pending-flow collisions: {status.pending_collisions}")
+        lines.append(f" flows learned {status.flows_learned}, aged {status.flows_aged}, "
+                     f"install failures {status.install_failures}, undecodable switch "
+                     f"messages {status.bad_messages}")
+        lines += [
+            f" switch {s.name}: {'connected' if s.connected else 'connecting'}"
+            + (" (primary)" if s.primary else "")
+            for s in status.switches
         ]
-    )
+    return "\n".join(lines)
 
 
 def _vip_headline(vip: Vip) -> str:

@@ -12,6 +12,7 @@ from controller.cli_grammar import (
     HELP,
     AsCommand,
     ConfCommand,
+    FlushAllFlowsCommand,
     FlushVipCommand,
     HelpCommand,
     ParseError,
@@ -115,6 +116,101 @@ def test_lb_vip_del():
     )
 
 
+def test_lb_vip_del_accepts_the_vips_settings_as_vpp_does():
+    cmd = parse("lb vip 10.0.0.1/32 protocol tcp port 80 encap nat4 type clusterip "
+                "target_port 8080 new_len 16 src_ip_sticky del")
+    assert cmd.delete and dict(cmd.expect) == {
+        "encap": Encap.NAT4, "srv_type": SrvType.CLUSTERIP, "target_port": 8080,
+        "new_len": 16, "src_ip_sticky": True}
+    config = LbConfig()
+    parse("lb vip 10.0.0.1/32 protocol tcp port 80 encap nat4 target_port 8080 new_len 16 "
+          "src_ip_sticky").apply(config)
+    assert cmd.apply(config).state is State.REMOVED and config.vips() == []
+
+
+def test_lb_vip_del_refuses_settings_that_contradict_the_vip_naming_them():
+    config = LbConfig()
+    parse("lb vip 10.0.0.1/32 encap gre4 new_len 16").apply(config)
+    with pytest.raises(LbConfigError, match=r"^VIP 10.0.0.1/32 does not match encap gre6, "
+                       r"new_len 32, src_ip_sticky \(it has encap gre4, new_len 16, no "
+                       r"src_ip_sticky\); nothing was deleted$"):
+        parse("lb vip 10.0.0.1/32 encap gre6 new_len 32 src_ip_sticky del").apply(config)
+    with pytest.raises(LbConfigError, match=r"does not match dscp 5 \(it has no dscp\)"):
+        parse("lb vip 10.0.0.1/32 dscp 5 del").apply(config)
+    assert config.vip(V("10.0.0.1/32")).state is State.USED
+    assert parse("lb vip 10.0.0.1/32 encap gre4 del").apply(config).state is State.REMOVED
+
+
+@pytest.mark.parametrize(
+    "line,command",
+    [
+        ("sh lb vip verb", ShowVipsCommand(True)),
+        ("show lb vip", ShowVipsCommand(False)),
+        ("s l f v 10.0.0.1/32 pr t po 53", ShowFlowsCommand(V("10.0.0.1/32", "tcp", 53))),
+        ("lb v 10.0.0.1/32 en gre6 new 16 src", VipCommand(V("10.0.0.1/32"), Encap.GRE6,
+                                                            new_len=16, src_ip_sticky=True)),
+        ("lb vip 10.0.0.1/32 pro u po 53 en nat4 ty node tar 5353",
+         VipCommand(V("10.0.0.1/32", "udp", 53), Encap.NAT4, None, SrvType.NODEPORT, 5353)),
+        ("lb vip 10.0.0.1/32 e l3 ds 3", VipCommand(V("10.0.0.1/32"), Encap.L3DSR, 3)),
+        ("lb a 10.0.0.1/32 10.1.0.1 w 5", AsCommand(V("10.0.0.1/32"), (ip_address("10.1.0.1"),),
+                                                    5)),
+        ("lb a 10.0.0.1/32 10.1.0.1 d f", AsCommand(V("10.0.0.1/32"), (ip_address("10.1.0.1"),),
+                                                    delete=True, flush=True)),
+        ("lb c buckets 16", ConfCommand(buckets=16)),  # exact 'buckets' beats buckets-log2
+        ("lb c buckets- 4 t 9", ConfCommand(buckets=16, timeout=9)),
+        ("lb f v 10.0.0.1/32", FlushVipCommand(V("10.0.0.1/32"))),
+        ("i r a 10.1.0.0/16 v 02:00:00:00:00:01 p 2",
+         RouteCommand(ip_network("10.1.0.0/16"), 2, MacAddress(0x020000000001))),
+        ("sh ip ro", ShowRoutesCommand()),
+        ("sh ru", ShowRunningConfigCommand()),
+        ("he", HelpCommand()),
+        ("t l f f", FlushAllFlowsCommand()),
+        ("test lb flowtable flush", FlushAllFlowsCommand()),
+    ],
+)
+def test_every_keyword_takes_an_unambiguous_prefix(line, command):
+    assert parse(line) == command
+
+
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("lb conf b 16", "^lb conf b: ambiguous option 'b': could be buckets, buckets-log2$"),
+        ("lb conf ip 1.2.3.4", "ambiguous option 'ip': could be ip4-src-address, "
+                               "ip6-src-address"),
+        ("show lb vips verbose", None),
+        ("lb vip 10.0.0.1/32 protocol tcp port 80 encap nat", "ambiguous encap 'nat': could "
+                                                              "be nat4, nat6"),
+        ("lb as 10.0.0.1/32 10.1.0.1 d d", "'del' is given twice"),
+        ("show lb vips v now", "unexpected 'now'"),
+        ("test lb flowtable", "test lb flowtable: missing flowtable command, expected one of "
+                              "flush"),
+        ("test lb flowtable flush now", "unexpected 'now'"),
+        ("test lb", "missing test lb command, expected one of flowtable"),
+    ],
+)
+def test_ambiguous_prefixes_name_the_candidates(line, message):
+    if message is None:
+        parse(line)
+        return
+    with pytest.raises(ParseError, match=message):
+        parse(line)
+
+
+def test_flowtable_flush_flushes_every_vip():
+    config = LbConfig()
+    for line in ("lb vip 10.0.0.1/32", "lb vip 10.0.0.2/32", "lb as 10.0.0.1/32 10.1.0.1",
+                 "lb as 10.0.0.2/32 10.1.0.2"):
+        parse(line).apply(config)
+    for vip in config.vips():
+        config.set_flow_count(next(iter(vip.ases.values())).as_id, 3)
+    parse("lb as 10.0.0.1/32 10.1.0.1 del").apply(config)
+    assert config.as_count() == 2  # draining, 3 flows
+    assert parse("test lb flowtable flush").apply(config) == config.vips()
+    assert config.as_count() == 1 and all(a.flows == 0 for v in config.vips()
+                                           for a in v.ases.values())
+
+
 @pytest.mark.parametrize(
     "line,message",
     [
@@ -142,8 +238,10 @@ def test_lb_vip_del():
         ("lb vip 10.0.0.1/32 new_len 1000", "new_len 1000 is not a power of two"),
         ("lb vip 10.0.0.1/32 new_len 131072", "new_len 131072 is larger than 65536"),
         ("lb vip 10.0.0.1/32 new_len 16 new_len 32", "'new_len' is given twice"),
-        ("lb vip 10.0.0.1/32 encap gre4 del", "'encap' does not go with 'del'"),
-        ("lb vip 10.0.0.1/32 src_ip_sticky del", "'src_ip_sticky' does not go with 'del'"),
+        ("lb vip 10.0.0.1/32 encap gre del", "lb vip 10.0.0.1/32 encap gre: ambiguous encap "
+                                             "'gre': could be gre4, gre6"),
+        ("lb vip 10.0.0.1/32 p 80", "lb vip 10.0.0.1/32 p: ambiguous option 'p': could be "
+                                    "protocol, port"),
         ("lb vip 10.0.0.1/32 weight 5", "lb vip 10.0.0.1/32 weight: unknown option 'weight', "
                                         "expected one of protocol, port, encap"),
     ],
@@ -246,7 +344,8 @@ def test_show_commands(line, command):
     "line,message",
     [
         ("show", "show: missing show target, expected one of lb, ip, running-config"),
-        ("show lb vip", "show lb vip: unknown show lb target 'vip', expected one of vips, flows"),
+        ("show lb vipz", "show lb vipz: unknown show lb target 'vipz', expected one of vips, "
+                         "flows"),
         ("show lb vips loud", "unknown option 'loud', expected one of verbose"),
         ("show lb vips verbose now", "unexpected 'now' at the end of the command"),
         ("show lb flows 10.0.0.1/32", "unknown option '10.0.0.1/32', expected one of vip"),
@@ -298,9 +397,10 @@ def test_ip_route_errors(line, message):
 @pytest.mark.parametrize(
     "line,message",
     [
-        ("", "^missing command, expected one of lb, show, ip, help$"),
+        ("", "^missing command, expected one of lb, show, ip, test, help$"),
         ("   ", "^missing command"),
-        ("vpp lb conf", "^vpp: unknown command 'vpp', expected one of lb, show, ip, help$"),
+        ("vpp lb conf", "^vpp: unknown command 'vpp', expected one of lb, show, ip, test, "
+                        "help$"),
         ("lb", "^lb: missing lb command, expected one of conf, vip, as, flush$"),
         ("lb asx 10.0.0.1/32", "unknown lb command 'asx'"),
         ("LB conf timeout 5", "unknown command 'LB'"),
@@ -321,7 +421,7 @@ def test_parse_error_carries_position_and_expected_words():
 def test_help_lists_every_command():
     for first_words in ("lb conf", "lb vip", "lb as", "lb flush vip", "show lb vips",
                         "show lb flows", "ip route add", "ip route del", "show ip route",
-                        "show running-config"):
+                        "show running-config", "test lb flowtable flush"):
         assert first_words in HELP
 
 
@@ -355,7 +455,10 @@ def test_commands_apply_to_the_model():
 @pytest.mark.parametrize(
     "line,words",
     [
-        ("", ["help", "ip", "lb", "show"]),
+        ("", ["help", "ip", "lb", "show", "test"]),
+        ("test lb ", ["flowtable"]),
+        ("sh l ", ["flows", "vips"]),
+        ("lb vip 10.0.0.1/32 en ", ["gre4", "gre6", "l3dsr", "nat4", "nat6"]),
         ("l", ["lb"]),
         ("lb ", ["as", "conf", "flush", "vip"]),
         ("lb c", ["conf"]),
@@ -396,7 +499,8 @@ def test_complete_offers_configured_vips_and_ases():
 # ----------------------------------------------------------------- fuzzing
 
 _WORDS = (
-    "lb conf vip as flush show ip route add replace del help vips flows verbose "
+    "lb conf vip as flush show ip route add replace del help vips flows verbose test "
+    "flowtable en gre p d "
     "running-config protocol tcp udp port encap gre4 gre6 l3dsr nat4 nat6 dscp type "
     "clusterip nodeport target_port new_len src_ip_sticky weight via src-mac "
     "ip4-src-address ip6-src-address buckets buckets-log2 timeout "

@@ -394,15 +394,59 @@ def test_deleting_a_vip_with_flows_drains_it_visibly(config):
     config.del_vip("10.0.0.1/32")
     assert vip.state is State.DRAINING and list(vip.ases) == [a.address]
     assert b.state is State.REMOVED and config.vips() == [vip]
-    with pytest.raises(Conflict, match="was deleted and still drains 4 flows; wait for them "
-                                       "to age out or run 'lb flush vip 10.0.0.1/32'"):
-        config.add_vip("10.0.0.1/32")
     with pytest.raises(NotFound, match="VIP 10.0.0.1/32 was deleted \\(draining 4 flows\\)"):
         config.add_as(vip.key, ["10.1.0.3"])
     with pytest.raises(NotFound, match="was deleted"):
         config.del_vip("10.0.0.1/32")
     config.set_flow_count(a.as_id, 0)
     assert vip.state is State.REMOVED and config.vips() == []
+
+
+def test_re_adding_a_draining_vip_revives_it_with_its_new_settings(config):
+    vip = config.add_vip("10.0.0.1/32", encap="gre4", new_len=16)
+    a, b = config.add_as(vip.key, ["10.1.0.1", "10.1.0.2"])
+    config.set_flow_count(a.as_id, 4)
+    config.del_vip("10.0.0.1/32")
+    again = config.add_vip("10.0.0.1/32", encap="l3dsr", dscp=9, new_len=64,
+                           src_ip_sticky=True)
+    assert again is vip and vip.vip_id == again.vip_id and vip.state is State.USED
+    assert (vip.encap, vip.dscp, vip.new_len, vip.src_ip_sticky) == (Encap.L3DSR, 9, 64, True)
+    # Its draining AS keeps its flows and gets no buckets until it is added again.
+    assert a.state is State.DRAINING and a.flows == 4 and vip.bucket_counts()[a.address] == 0
+    (c,) = config.add_as(vip.key, ["10.1.0.3"])
+    assert vip.bucket_counts()[c.address] == 64
+    config.add_as(vip.key, ["10.1.0.1"])
+    assert a.state is State.USED and a.as_id != b.as_id
+    # Identical re-add of a live VIP is still a no-op, a different one a conflict.
+    assert config.add_vip("10.0.0.1/32", encap="l3dsr", dscp=9, new_len=64,
+                          src_ip_sticky=True) is vip
+    with pytest.raises(Conflict, match="already exists with new_len 64"):
+        config.add_vip("10.0.0.1/32", encap="l3dsr", dscp=9, new_len=16, src_ip_sticky=True)
+
+
+def test_reviving_a_vip_refuses_settings_its_draining_ases_cannot_take(config):
+    vip = config.add_vip("10.0.0.1/32", encap="gre4")
+    (a,) = config.add_as(vip.key, ["10.1.0.1"])
+    config.set_flow_count(a.as_id, 1)
+    config.del_vip("10.0.0.1/32")
+    with pytest.raises(FamilyMismatch, match="AS 10.1.0.1 is IPv4 but VIP 10.0.0.1/32 encap "
+                                             "gre6 sends to IPv6"):
+        config.add_vip("10.0.0.1/32", encap="gre6")
+    assert vip.state is State.DRAINING and vip.encap is Encap.GRE4
+    # A per-port VIP cannot join a prefix whose all-port VIP drains, revived or not.
+    with pytest.raises(Conflict, match="is per-port but all-port VIP 10.0.0.1/32 exists"):
+        config.add_vip("10.0.0.1/32", "tcp", 80)
+
+
+def test_revived_nodeport_vip_does_not_conflict_with_itself(config):
+    vip = config.add_vip("10.0.0.1/32", "tcp", 80, encap="nat4", srv_type="nodeport",
+                         target_port=30080)
+    (a,) = config.add_as(vip.key, ["10.1.0.1"])
+    config.set_flow_count(a.as_id, 1)
+    config.del_vip("10.0.0.1/32", "tcp", 80)
+    again = config.add_vip("10.0.0.1/32", "tcp", 80, encap="nat4", srv_type="nodeport",
+                           target_port=30081)
+    assert again is vip and vip.target_port == 30081
 
 
 def test_deleting_a_missing_vip_is_refused(config):

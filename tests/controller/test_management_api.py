@@ -17,12 +17,12 @@ from controller.management_api import (
 )
 
 
-def echo_or_refuse(line: str) -> str:
+def echo_or_refuse(line: str, as_json: bool) -> str | dict:
     if line == "boom":
         raise RuntimeError("kaput")
     if line.startswith("bad"):
         raise CommandError(f"refused: {line}")
-    return f"ran {line}"
+    return {"ran": line} if as_json else f"ran {line}"
 
 
 @pytest.fixture
@@ -57,13 +57,26 @@ def test_commands_answers_and_refusals(server) -> None:
         client.close()
 
 
+def test_json_requests_get_data(server) -> None:
+    client = ManagementClient(server.path)
+    try:
+        assert client.query("show lb") == {"ran": "show lb"}
+        with pytest.raises(CommandError, match="refused: bad"):
+            client.query("bad")
+    finally:
+        client.close()
+    assert raw(server.path, b'{"command": "x", "json": false}\n') == {"ok": True,
+                                                                       "output": "ran x"}
+
+
 def test_socket_is_private(server) -> None:
     mode = stat.S_IMODE(server.path.stat().st_mode)
     assert mode & 0o077 == 0
 
 
 @pytest.mark.parametrize("payload", [b"not json\n", b'{"cmd": 1}\n', b'{"command": 5}\n',
-                                     b"[1,2]\n", b"\xff\xfe\n"])
+                                     b"[1,2]\n", b"\xff\xfe\n",
+                                     b'{"command": "x", "json": "yes"}\n'])
 def test_malformed_requests_get_a_clear_error(server, payload: bytes) -> None:
     reply = raw(server.path, payload)
     assert reply["ok"] is False and "command" in reply["error"]

@@ -6,6 +6,8 @@ from controller.cli_grammar import parse
 from controller.lb_model import LbConfig
 from controller.show_format import (
     FlowRow,
+    LbStatus,
+    SwitchStatus,
     VipCounters,
     render_flows,
     render_help,
@@ -156,3 +158,18 @@ def test_a_thousand_vips_render():
         config.add_as(vip.key, [f"192.168.{i // 256}.{i % 256}", "172.16.0.1"])
     assert len(render_vips(config).splitlines()) == 1000
     assert len(render_vips(config, verbose=True).splitlines()) == 1000 * 6
+
+
+def test_show_lb_adds_what_the_service_measured():
+    status = LbStatus(tracked_flows=3, drops={"no route": (840, 7), "no server": (0, 0)},
+                      flows_learned=5, flows_aged=2, install_failures=1, bad_messages=0,
+                      pending_collisions=4, switches=(SwitchStatus("127.0.0.1:9559#0", True, True),
+                                SwitchStatus("127.0.0.1:9560#1", False, False)))
+    lines = render_show_lb(demo(), 3, status).splitlines()
+    assert lines[7:] == [
+        " drops no route: 7",
+        " pending-flow collisions: 4",
+        " flows learned 5, aged 2, install failures 1, undecodable switch messages 0",
+        " switch 127.0.0.1:9559#0: connected (primary)",
+        " switch 127.0.0.1:9560#1: connecting",
+    ]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from p4switch.launch import SwitchProcess
+from p4switch.launch import SwitchProcess, free_tcp_port
 from tests.integration.lb_fixture import LB_JSON
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +56,35 @@ def test_one_command_and_show(daemon) -> None:
     assert "ip4-gre4" in shown.stdout and "10.1.0.2" in shown.stdout
 
 
+def test_json_answers_of_lbctl(daemon) -> None:
+    sock, _, tmp = daemon
+    lbctl(sock, "lb vip 10.0.0.1/32 encap gre4 new_len 16")
+    lbctl(sock, "lb as 10.0.0.1/32 10.1.0.1")
+    shown = lbctl(sock, "--json", "show", "lb", "vips", "verbose")
+    assert shown.returncode == 0, shown.stderr
+    (vip,) = json.loads(shown.stdout)["vips"]
+    assert vip["new_len"] == 16 and vip["ases"][0]["address"] == "10.1.0.1"
+    assert vip["ases"][0]["buckets"] == 16
+    trailing = lbctl(sock, "sh", "lb", "--json")  # the flag after the command works too
+    assert json.loads(trailing.stdout)["vips"] == 1
+    f = tmp / "shows.lb"
+    f.write_text("show lb\nshow ip route\n")
+    lines = lbctl(sock, "--json", "-f", str(f)).stdout.splitlines()
+    assert [sorted(json.loads(x))[0] for x in lines] == ["ases", "routes"]
+    bad = lbctl(sock, "--json", "show lb flows vip 10.9.9.9/32")
+    assert bad.returncode == 1 and "10.9.9.9/32 does not exist" in bad.stderr
+
+
+def test_the_readme_api_example_runs(daemon, capsys) -> None:
+    sock, _, _ = daemon
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The management API", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(code.replace("/tmp/p4lb/controller.sock", str(sock)), {})  # noqa: S102
+    printed = capsys.readouterr().out.split()
+    assert printed[:2] == ["10.0.0.1/32", "0"] and "('10.1.0.2'," in printed
+
+
 def test_bad_command_names_the_token_and_fails(daemon) -> None:
     sock, _, _ = daemon
     r = lbctl(sock, "lb vip 10.0.0.1/32 encap gre5")
@@ -74,6 +105,38 @@ def test_configuration_is_saved_to_the_state_file(daemon) -> None:
     lbctl(sock, "lb vip 10.0.0.7/32 encap gre4")
     assert (tmp / "state.json").exists()
     assert "10.0.0.7" in (tmp / "state.json").read_text()
+
+
+def test_daemon_serves_prometheus_metrics(tmp_path: Path) -> None:
+    port = free_tcp_port()
+    with SwitchProcess(LB_JSON, log_path=tmp_path / "switch.log") as switch:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "controller.daemon", "--switch", switch.grpc_addr,
+             "--socket", str(tmp_path / "c.sock"), "--state", str(tmp_path / "state.json"),
+             "--metrics-addr", f"127.0.0.1:{port}"],
+            cwd=ROOT, env=ENV, stdout=open(tmp_path / "controller.log", "wb"),
+            stderr=subprocess.STDOUT)
+        try:
+            def scrape() -> str:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
+                        return r.read().decode()
+                except OSError:
+                    return ""
+
+            deadline = time.monotonic() + 30
+            while f'p4lb_switch_connected{{switch="{switch.grpc_addr}#0"}} 1.0' not in scrape():
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
+
+
+def test_daemon_refuses_a_bad_metrics_address(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "controller.daemon", "--metrics-addr", "9100"],
+                       cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "metrics address '9100': expected HOST:PORT" in r.stderr
 
 
 def test_unreachable_controller(tmp_path: Path) -> None:
