@@ -164,6 +164,7 @@ class LbService:
 
     def _on_flows_gone(self, gone: list[tuple[int, int]]) -> None:
         with self._lock:
+            self.config.flow_counts_known = self._flow_counts_known()
             removed = []
             for _vip_id, as_id in set(gone):
                 count = self.dataplane.learner.flow_count(as_id)
@@ -172,7 +173,13 @@ class LbService:
                 self._commit()
 
     def _refresh_flow_counts(self) -> bool:
-        """Copies the learner's counts into the model; True if something was collected."""
+        """Copies the learner's counts into the model; True if something was collected.
+
+        Only while every switch is ours and read back: otherwise the learner
+        does not know every flow, and a draining AS must wait."""
+        self.config.flow_counts_known = self._flow_counts_known()
+        if not self.config.flow_counts_known:
+            return False
         removed = []
         for vip in self.config.vips():
             for a in list(vip.ases.values()):
@@ -180,6 +187,9 @@ class LbService:
                     a.as_id, self.dataplane.learner.flow_count(a.as_id)
                 )
         return bool(removed)
+
+    def _flow_counts_known(self) -> bool:
+        return all(s.connected.is_set() for s in self.dataplane.sessions.values())
 
     def _all_switches_reconciled(self) -> bool:
         return bool(self.dataplane.sessions) and all(
@@ -282,10 +292,8 @@ class LbService:
             lines.append(f" flows learned {learner.learned}, aged {learner.aged}, install "
                          f"failures {learner.install_failures}, undecodable switch messages "
                          f"{learner.bad_messages}")
-            lines += [
-                f" switch {name}: {'connected' if s.connected.is_set() else 'connecting'}"
-                for name, s in self.dataplane.sessions.items()
-            ]
+            lines += [f" switch {name}: {s.describe()}"
+                      for name, s in self.dataplane.sessions.items()]
             return "\n".join([text, *lines])
         if isinstance(command, g.ShowVipsCommand):
             counters = self._read_counters() if command.verbose else None
