@@ -19,12 +19,14 @@ from pathlib import Path
 from p4.config.v1 import p4info_pb2
 
 from controller import cli_grammar as g
+from controller.config_store import EtcdConfigStore, StoredConfig, StoreUnavailable
 from controller.lb_config_document import ConfigDocumentError, from_json, to_json
 from controller.lb_dataplane import LbDataPlane, SyncReport
 from controller.lb_model import LbConfig
 from controller.lb_tables import AsPlan, DataPlanePlan, RoutePlan, VipPlan
 from controller.lb_values import LbConfigError, Vip
 from controller.management_api import CommandError
+from controller.shared_config import SharedConfig, SharedConfigError, as_ids
 from controller.show_format import (
     FlowRow,
     VipCounters,
@@ -35,6 +37,7 @@ from controller.show_format import (
     render_show_lb,
     render_vips,
 )
+from controller.switch_session import Role
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +128,18 @@ class LbService:
         election_id: int,
         state_path: Path | None,
         housekeeping: bool = True,
+        store: EtcdConfigStore | None = None,
     ) -> None:
-        self.state_path = state_path
-        self.config = load_state(state_path) if state_path else LbConfig()
+        """With a `store`, the configuration is the one in etcd (state_path unused):
+        StoreUnavailable if no member answers now."""
+        self.state_path = None if store is not None else state_path
+        self.shared: SharedConfig | None = None
+        self._last_report = SyncReport()  # of the last configuration adopted
+        if store is not None:
+            self.shared = SharedConfig(store, self._adopt)
+            self.config = self.shared.load()
+        else:
+            self.config = load_state(state_path) if state_path else LbConfig()
         self._lock = threading.RLock()
         self._live_pairs: frozenset[tuple[int, int]] = frozenset()
         self._update_live_pairs()
@@ -138,6 +150,8 @@ class LbService:
             on_flows_gone=self._on_flows_gone,
         )  # fmt: skip
         self.dataplane.apply(plan_from_config(self.config))
+        if self.shared is not None:
+            self.shared.store.follow(self._on_stored)
         self._stop = threading.Event()
         self._housekeeper: threading.Thread | None = None
         if housekeeping:
@@ -148,6 +162,8 @@ class LbService:
         self._stop.set()
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
+        if self.shared is not None:
+            self.shared.store.close()
         self.dataplane.stop()
 
     # --- flow tracking feedback ------------------------------------------------------
@@ -164,7 +180,7 @@ class LbService:
 
     def _on_flows_gone(self, gone: list[tuple[int, int]]) -> None:
         with self._lock:
-            self.config.flow_counts_known = self._flow_counts_known()
+            self.config.flow_counts_known = self._flow_counts_known() and self.shared is None
             removed = []
             for _vip_id, as_id in set(gone):
                 count = self.dataplane.learner.flow_count(as_id)
@@ -177,15 +193,20 @@ class LbService:
 
         Only while every switch is ours and read back: otherwise the learner
         does not know every flow, and a draining AS must wait."""
-        self.config.flow_counts_known = self._flow_counts_known()
-        if not self.config.flow_counts_known:
+        known = self._flow_counts_known()
+        # The model shared through the store collects only in a copy that is
+        # written (shared_config); the counts are still shown.
+        self.config.flow_counts_known = known and self.shared is None
+        if not known:
             return False
+        return self._copy_flow_counts(self.config)
+
+    def _copy_flow_counts(self, config: LbConfig) -> bool:
         removed = []
-        for vip in self.config.vips():
+        for vip in config.vips():
             for a in list(vip.ases.values()):
-                removed += self.config.set_flow_count(
-                    a.as_id, self.dataplane.learner.flow_count(a.as_id)
-                )
+                removed += config.set_flow_count(a.as_id,
+                                                 self.dataplane.learner.flow_count(a.as_id))
         return bool(removed)
 
     def _flow_counts_known(self) -> bool:
@@ -206,6 +227,8 @@ class LbService:
                 with self._lock:
                     if self._refresh_flow_counts():
                         self._commit()
+                    if self.shared is not None:
+                        self._collect_shared()
             except Exception:  # noqa: BLE001 - housekeeping must keep running
                 log.exception("housekeeping failed")
 
@@ -231,7 +254,86 @@ class LbService:
                 return self._configure(command)
             return self._show(command)
 
+    # --- the configuration shared through the store -----------------------------------
+
+    def _on_stored(self, stored: StoredConfig) -> None:
+        """A value of the store (from its watch or poll); newer ones are adopted."""
+        with self._lock:
+            try:
+                self.shared.adopt(stored)
+            except SharedConfigError as e:
+                log.error("%s; keeping revision %d", e, self.shared.revision)
+
+    def _adopt(self, config: LbConfig, flushed_vips: set[int]) -> None:
+        """Makes `config` (agreed in the store) this controller's, flows and switches
+        included. Flows of ASs that are gone, and of flushed VIPs, go first: before
+        the entries they point to are removed."""
+        old = self.config
+        flows = {a.as_id: a.flows for v in old.vips() for a in v.ases.values()}
+        for vip in config.vips():
+            for a in vip.ases.values():
+                a.flows = flows.get(a.as_id, 0)
+        gone = as_ids(old) - as_ids(config)
+        self.config = config
+        self._update_live_pairs()
+        if gone or flushed_vips:
+            self.dataplane.learner.flush(
+                lambda k, as_id: as_id in gone or k.vip_id in flushed_vips)
+        self._refresh_flow_counts()
+        self._last_report = self.dataplane.apply(plan_from_config(config))
+
+    def _collect_shared(self) -> None:
+        """The primary collects drained ASs that lost their last flow, through the store."""
+        if not self._flow_counts_known() or not self.dataplane.sessions:
+            return
+        def collect(candidate: LbConfig) -> set[int]:
+            self._copy_flow_counts(candidate)
+            return set()
+
+        try:
+            self.shared.change(lambda: self.config, collect, flow_counts_known=True)
+        except (StoreUnavailable, SharedConfigError) as e:
+            log.debug("collecting drained ASs: %s", e)
+
+    def _configure_shared(self, command: g.ConfigCommand) -> str:
+        self._refresh_flow_counts()
+
+        def mutate(candidate: LbConfig) -> set[int]:
+            flushed = set()
+            if isinstance(command, g.FlushVipCommand):
+                try:
+                    flushed.add(candidate.vip(command.vip_key).vip_id)
+                except LbConfigError as e:
+                    raise CommandError(str(e)) from e
+            try:
+                command.apply(candidate)
+            except LbConfigError as e:
+                raise CommandError(str(e)) from e
+            return flushed
+
+        self._last_report = SyncReport()
+        try:
+            self.shared.change(lambda: self.config, mutate,
+                               flow_counts_known=self._flow_counts_known())
+        except (StoreUnavailable, SharedConfigError) as e:
+            raise CommandError(str(e)) from e
+        # A backup does not program the switch: its primary, which watches the
+        # same store, does.
+        warnings = [f"warning: switch {s}: {e}" for s, e in self._last_report.errors.items()
+                    if self.dataplane.sessions[s].role is not Role.BACKUP]
+        return "\n".join(warnings + self._missing_source_warnings())
+
+    def _store_line(self) -> str:
+        if self.shared is not None:
+            store = self.shared.store
+            return f" configuration store: {store.describe()}: {store.health()}"
+        if self.state_path is not None:
+            return f" configuration store: state file {self.state_path}"
+        return " configuration store: none (not saved)"
+
     def _configure(self, command: g.ConfigCommand) -> str:
+        if self.shared is not None:
+            return self._configure_shared(command)
         self._refresh_flow_counts()
         flush_as: set[int] = set()
         flush_vip: int | None = None
@@ -294,6 +396,7 @@ class LbService:
                          f"{learner.bad_messages}")
             lines += [f" switch {name}: {s.describe()}"
                       for name, s in self.dataplane.sessions.items()]
+            lines.append(self._store_line())
             return "\n".join([text, *lines])
         if isinstance(command, g.ShowVipsCommand):
             counters = self._read_counters() if command.verbose else None

@@ -6,11 +6,13 @@ test's tmp_path; the test ends exactly the processes it started, by PID.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +84,48 @@ def start_controller(
             raise RuntimeError(f"controller {name} did not start:\n{daemon.log()}")
         time.sleep(0.05)
     return daemon
+
+
+def ready_as(daemon: ControllerDaemon, words: str) -> bool:
+    """`show lb` says `words` (a role) and no switch is still being read back."""
+    shown = daemon.run("show lb")
+    return words in shown and "reading back" not in shown
+
+
+@contextlib.contextmanager
+def primary_and_backup(workdir: Path, *extra: str) -> Iterator[tuple]:
+    """A switch with its ports on a nanomsg socket, controller a (election id 2,
+    primary) and b (1, backup) on it, a packet wire and an independent reader:
+    yields (switch, a, b, wire, reader), and ends all of it."""
+    from controller.p4_schema import P4Schema
+    from p4switch.launch import SwitchProcess
+    from tests.integration.lb_fixture import (
+        LB_JSON,
+        PacketWire,
+        SwitchReader,
+        lb_p4info,
+        wait_for,
+    )
+
+    ipc = f"ipc://{workdir}/ports.ipc"
+    switch = SwitchProcess(LB_JSON, packet_in=ipc, log_path=workdir / "switch.log").start()
+    daemons: list[ControllerDaemon] = []
+    wire = reader = None
+    try:
+        a = start_controller(workdir, "a", [switch.grpc_addr], 2, *extra)
+        daemons.append(a)
+        assert wait_for(lambda: ready_as(a, "primary, election id 2"), timeout=30)
+        b = start_controller(workdir, "b", [switch.grpc_addr], 1, *extra)
+        daemons.append(b)
+        assert wait_for(lambda: "backup, election id 1 (primary: election id 2)"
+                        in b.run("show lb"), timeout=30)
+        wire = PacketWire(ipc)
+        reader = SwitchReader(switch.grpc_addr, P4Schema(lb_p4info()))
+        yield switch, a, b, wire, reader
+    finally:
+        for closable in (reader, wire):
+            if closable is not None:
+                closable.close()
+        for d in daemons:
+            d.stop()
+        switch.stop()

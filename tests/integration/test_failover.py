@@ -1,8 +1,9 @@
 """Two controllers on one switch, as processes: kill -9 the primary while traffic
 runs, and the backup takes over without moving a flow.
 
-Both controllers are given the same commands (each keeps its own state file
-here; tests/integration/test_etcd_store.py shares one configuration in etcd).
+Run twice: the controllers share their configuration in etcd (commands go to
+the primary only), and each keeps its own state file (both are given the same
+commands).
 """
 
 from __future__ import annotations
@@ -14,42 +15,26 @@ import pytest
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Ether
 
-from controller.p4_schema import P4Schema
-from p4switch.launch import SwitchProcess
-from tests.integration.controller_daemons import start_controller
-from tests.integration.lb_fixture import LB_JSON, PacketWire, SwitchReader, lb_p4info, wait_for
+from tests.integration.controller_daemons import primary_and_backup, ready_as
+from tests.integration.lb_fixture import PacketWire, wait_for
 from tests.integration.test_controller_on_switch import CLIENT_PORT, SETUP, VIP, client_syn
+from topo.etcd_cluster import ETCD, SKIP_REASON, EtcdCluster
 
 
-def ready_as(daemon, words: str) -> bool:
-    shown = daemon.run("show lb")
-    return words in shown and "reading back" not in shown
-
-
-@pytest.fixture
-def two_controllers(tmp_path):
-    ipc = f"ipc://{tmp_path}/ports.ipc"
-    switch = SwitchProcess(LB_JSON, packet_in=ipc, log_path=tmp_path / "switch.log").start()
-    daemons = []
-    wire = reader = None
+@pytest.fixture(params=["etcd", "state files"])
+def two_controllers(request, tmp_path):
+    if request.param == "state files":
+        with primary_and_backup(tmp_path) as rig:
+            yield (*rig, rig[1:3])  # both are told every command
+        return
+    if ETCD is None:
+        pytest.skip(SKIP_REASON)
+    cluster = EtcdCluster(tmp_path).start()
     try:
-        a = start_controller(tmp_path, "a", [switch.grpc_addr], 2)
-        daemons.append(a)
-        assert wait_for(lambda: ready_as(a, "primary, election id 2"), timeout=30)
-        b = start_controller(tmp_path, "b", [switch.grpc_addr], 1)
-        daemons.append(b)
-        assert wait_for(lambda: "backup, election id 1 (primary: election id 2)"
-                        in b.run("show lb"), timeout=30)
-        wire = PacketWire(ipc)
-        reader = SwitchReader(switch.grpc_addr, P4Schema(lb_p4info()))
-        yield switch, a, b, wire, reader
+        with primary_and_backup(tmp_path, "--store", cluster.store_url) as rig:
+            yield (*rig, rig[1:2])  # the primary is told; the store carries it to b
     finally:
-        for closable in (reader, wire):
-            if closable is not None:
-                closable.close()
-        for d in daemons:
-            d.stop()
-        switch.stop()
+        cluster.stop()
 
 
 class Traffic(threading.Thread):
@@ -86,9 +71,10 @@ class Traffic(threading.Thread):
 
 def test_kill_9_of_the_primary_the_backup_takes_over_with_traffic_running(
         two_controllers) -> None:
-    switch, a, b, wire, reader = two_controllers
-    for controller in (a, b):
+    switch, a, b, wire, reader, told = two_controllers
+    for controller in told:
         controller.run(*SETUP, "lb conf timeout 60")
+    assert wait_for(lambda: b.run("show running-config") == a.run("show running-config"))
     old = list(range(44000, 44020))
     first_as = {}
     for sport in old:
@@ -99,8 +85,9 @@ def test_kill_9_of_the_primary_the_backup_takes_over_with_traffic_running(
     assert wait_for(lambda: len(reader.table("flow4")) == len(old))
     # Drain the AS of one flow: from here on only its flow entry keeps it there.
     drained = first_as[old[0]]
-    for controller in (a, b):
+    for controller in told:
         controller.run(f"lb as {VIP}/32 {drained} del")
+    assert wait_for(lambda: "draining" in b.run("show lb vips verbose"))
     flows_before = set(reader.table("flow4"))
 
     traffic = Traffic(wire, old, first_new=50000)
