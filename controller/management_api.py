@@ -46,6 +46,9 @@ class _Handler(socketserver.StreamRequestHandler):
 
 class ManagementServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 refuses (EAGAIN) the sixth of a burst
+    # of lbctl clients connecting at once.
+    request_queue_size = 128
 
     def __init__(self, path: Path, execute: Callable[[str], str]) -> None:
         self.path = path

@@ -31,7 +31,13 @@ class ControllerDaemon:
 
     def run(self, *lines: str) -> str:
         """Runs commands as lbctl does; a refused one raises CommandError."""
-        client = ManagementClient(self.socket, timeout=60)
+        try:
+            client = ManagementClient(self.socket, timeout=60)
+        except OSError as e:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"controller {self.name} exited with {self.proc.returncode}:"
+                                   f"\n{self.log()[-3000:]}") from e
+            raise
         try:
             return "\n".join(client.run(line) for line in lines)
         finally:
