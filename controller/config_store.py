@@ -19,8 +19,9 @@ to the next member when one stops answering.
 The client is etcd3gw: it speaks etcd's JSON gateway over HTTP, so it does
 not tie the controller to a protobuf version (the project's protobuf is pinned
 for p4runtime-shell; aetcd needs protobuf > 4, the old etcd3 package pins an
-old one). It offers transactions with compares on mod_revision, and watches.
-It knows one member at a time; going to the next one is done here.
+old one). It offers transactions with compares on mod_revision. It knows one member at a
+time; going to the next one is done here, and so is reading the watch stream
+(see EtcdConfigStore._watch_once for why).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import requests
 from etcd3gw import exceptions as etcd_exceptions
 from etcd3gw.utils import _decode as b64decode
 from etcd3gw.utils import _encode as b64encode
+from urllib3.exceptions import ReadTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,10 @@ DEFAULT_KEY = "/p4lb/config"
 RECENT_COMMANDS = 256  # ids kept in the envelope, to recognise a command already applied
 REQUEST_TIMEOUT_S = 1.5
 POLL_INTERVAL_S = 1.0
+# A watch stream silent this long is opened again from the next revision
+# (etcd's progress notifications on an idle watch come every few minutes):
+# what bounds noticing a dead stream, a restart request, or a close().
+WATCH_READ_TIMEOUT_S = 1.0
 
 _FAILURES = (etcd_exceptions.Etcd3Exception, requests.RequestException, OSError, ValueError)
 
@@ -148,9 +154,7 @@ class EtcdConfigStore:
         self._clients: dict[Endpoint, etcd3gw.Etcd3Client] = {}
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._watch_cancel: Callable[[], None] | None = None
-        self._watch_lock = threading.Lock()
-        self._watch_endpoint: Endpoint | None = None
+        self._watch_restart = threading.Event()
         self._deliver_lock = threading.Lock()
         self.healthy = False
         self.health_detail = "not contacted yet"
@@ -280,51 +284,72 @@ class EtcdConfigStore:
                 missed = stored.revision > self.last_revision
                 if missed:
                     self._deliver(on_change, stored)
-                # The watch stream dies silently with its member: follow the
-                # member that answers, and start over when the watch missed a change.
-                if self._watch_endpoint not in (None, self.current_endpoint) or (
-                        missed and self._watch_endpoint is not None):
+                # A watch stream may die unnoticed with its member: start over
+                # when it missed a change.
+                if missed:
                     self._restart_watch()
             self._stopping.wait(interval)
 
     def _restart_watch(self) -> None:
-        with self._watch_lock:
-            cancel, self._watch_cancel = self._watch_cancel, None
-        if cancel is not None:
-            cancel()
+        """Asks the watch to start over (on the member that answers now); it does
+        within WATCH_READ_TIMEOUT_S."""
+        self._watch_restart.set()
 
     def _watch(self, on_change: Callable[[StoredConfig], None]) -> None:
         while not self._stopping.is_set():
+            self._watch_restart.clear()
             endpoint = self.current_endpoint
-            host, port = endpoint
-            # A client of its own: a watch holds its HTTP connection open.
-            client = etcd3gw.client(host=host, port=port, api_path="/v3/")
             try:
-                events, cancel = client.watch(self.key, start_revision=self.last_revision + 1)
+                self._watch_once(endpoint, on_change)
             except _FAILURES as e:
                 log.debug("watch on %s: %s", endpoint_text(endpoint),
                           _error_text(e, self.timeout_s))
                 self._stopping.wait(POLL_INTERVAL_S)
-                continue
-            with self._watch_lock:
-                self._watch_cancel = cancel
-                self._watch_endpoint = endpoint
-            if self._stopping.is_set():
-                cancel()
-            for event in events:
-                kv = event.get("kv", {})
-                if event.get("type") == "DELETE" or "value" not in kv:
-                    continue
+
+    def _watch_once(self, endpoint: Endpoint, on_change: Callable[[StoredConfig], None]) -> None:
+        """One watch stream, read until it ends, stalls or a restart is asked for.
+
+        Read here rather than with etcd3gw's watch(): its cancel shuts a socket
+        down by file descriptor number, which may by then belong to another
+        socket of the process (it did: the management API's), and a watch
+        whose member died is never reported. A read timeout bounds how long a
+        dead stream goes unnoticed; etcd's progress notifications keep a live
+        one talking."""
+        host, port = endpoint
+        url = f"http://{endpoint_text(endpoint)}/v3/watch"
+        create = {"create_request": {"key": b64encode(self.key),
+                                     "start_revision": self.last_revision + 1,
+                                     "progress_notify": True}}
+        with requests.post(url, json=create, stream=True,
+                           timeout=(self.timeout_s, WATCH_READ_TIMEOUT_S)) as response:
+            response.raise_for_status()
+            lines = response.iter_lines()
+            while True:
                 try:
-                    stored = StoredConfig.decode(kv["value"], int(kv["mod_revision"]))
-                except StoreFormatError as e:
-                    log.warning("configuration store: revision %s unreadable: %s",
-                                kv.get("mod_revision"), e)
+                    line = next(lines)
+                except StopIteration:
+                    return
+                except requests.ConnectionError as e:
+                    if isinstance(e.__context__, ReadTimeoutError) or "timed out" in str(e):
+                        return  # quiet: opened again at once, from the same revision
+                    raise
+                if self._stopping.is_set() or self._watch_restart.is_set():
+                    return
+                if not line.strip():
                     continue
-                self._deliver(on_change, stored)
-            with self._watch_lock:
-                self._watch_endpoint = None
-            client.session.close()
+                result = json.loads(line).get("result", {})
+                for event in result.get("events", ()):
+                    kv = event.get("kv", {})
+                    if event.get("type") == "DELETE" or "value" not in kv:
+                        continue
+                    try:
+                        stored = StoredConfig.decode(b64decode(kv["value"]),
+                                                     int(kv["mod_revision"]))
+                    except StoreFormatError as e:
+                        log.warning("configuration store: revision %s unreadable: %s",
+                                    kv.get("mod_revision"), e)
+                        continue
+                    self._deliver(on_change, stored)
 
     def close(self) -> None:
         self._stopping.set()

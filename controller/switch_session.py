@@ -383,6 +383,11 @@ class SwitchSession:
         """Queues a stream message (e.g. a DigestListAck)."""
         self._out.put(msg)
 
+    @property
+    def is_primary(self) -> bool:
+        """The switch's last arbitration answer named this session primary."""
+        return self.role is Role.PRIMARY
+
     # --- pipeline ------------------------------------------------------------
 
     def _ensure_pipeline(self) -> bool:
