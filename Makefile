@@ -38,17 +38,18 @@ run: $(VENV)/.installed system-deps
 # As root, install the Debian packages below when one of their tools is
 # missing, so the end-to-end tests run instead of skipping; without root
 # they are left alone (those tests then say why they skip).
-SYSTEM_TOOLS := mnexec ethtool ip nft
+SYSTEM_TOOLS := mnexec ethtool ip nft etcd
 system-deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 	    for tool in $(SYSTEM_TOOLS); do \
 	        command -v $$tool >/dev/null || { $(MAKE) --no-print-directory system-packages; break; }; \
 	    done; fi
 
-# Debian packages the topologies and end-to-end tests use (root).
+# Debian packages the topologies and end-to-end tests use (root); etcd-server
+# for the tests of controllers sharing their configuration (--store etcd://).
 system-packages:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    mininet ethtool iproute2 nftables >/dev/null
+	    mininet ethtool iproute2 nftables etcd-server etcd-client >/dev/null
 
 # Performance figures, each against a baseline measured in the same run
 # (bench/run.py; BMv2 is the baseline when simple_switch_grpc is on PATH).

@@ -4,6 +4,7 @@
                     [--socket /tmp/p4lb/controller.sock] [--state FILE]
                     [--p4info P --bmv2-json J] [--election-id N] [--config FILE]
                     [--metrics-addr HOST:PORT]
+                    [--store etcd://HOST:PORT[,HOST:PORT...]]
 
 It refuses to start where another controller serves --socket, or when the
 directory of --socket or --state belongs to someone else (a missing one is
@@ -13,6 +14,11 @@ tables with the configuration, learns and ages flows, and serves the
 management API that lbctl talks to, and with --metrics-addr Prometheus
 metrics on http://HOST:PORT/metrics. SIGTERM/SIGINT stop it cleanly; the
 switches keep forwarding (and keep their flows) while it is away.
+
+Several controllers may drive the same switches, each with its own
+--election-id: the highest is primary, the others are backups that take over
+when it goes. With --store they share one configuration in etcd (config_store)
+and any of them takes commands; without it each keeps its own --state file.
 """
 
 from __future__ import annotations
@@ -27,11 +33,13 @@ from pathlib import Path
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
 
+from controller.config_store import EtcdConfigStore, StoreUnavailable, parse_store_url
 from controller.lb_service import LbService, StateFileError
 from controller.management_api import ManagementServer
 from controller.metrics import parse_address as parse_metrics_address
 from controller.metrics import start_metrics_server
 from controller.private_directory import ensure_private_directory
+from controller.shared_config import SharedConfigError
 from controller.switch_session import SwitchAddress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--switch", type=parse_switch, action="append", default=[],
                         help="P4Runtime address of a switch, HOST:PORT[#DEVICE_ID]")
     parser.add_argument("--socket", type=Path, default=Path("/tmp/p4lb/controller.sock"))
-    parser.add_argument("--state", type=Path, default=Path("/tmp/p4lb/state.json"))
+    parser.add_argument("--state", type=Path, default=Path("/tmp/p4lb/state.json"),
+                        help="the configuration's file when there is no --store")
+    parser.add_argument("--store", metavar="etcd://HOST:PORT[,HOST:PORT...]",
+                        help="keep the configuration in etcd, shared with other controllers")
     parser.add_argument("--p4info", type=Path, default=DEFAULT_P4INFO)
     parser.add_argument("--bmv2-json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--election-id", type=int, default=1)
@@ -91,18 +102,38 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for directory in {args.socket.parent, args.state.parent}:
             ensure_private_directory(directory)
-        server = ManagementServer(args.socket, lambda line: service.execute(line))
+        server = ManagementServer(
+            args.socket, lambda line, as_json=False: service.execute(line, as_json))
     except OSError as e:
         print(f"p4lb-controller: {e}", file=sys.stderr)
         return 2
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    store = None
+    if args.store:
+        try:
+            store = EtcdConfigStore(parse_store_url(args.store))
+        except ValueError as e:
+            server.stop()
+            print(f"p4lb-controller: {e}", file=sys.stderr)
+            return 2
     try:
-        service = LbService(
-            p4info=load_p4info(args.p4info),
-            device_config=args.bmv2_json.read_bytes(),
-            election_id=args.election_id,
-            state_path=args.state,
-        )
-    except (StateFileError, OSError) as e:
+        p4info, device_config = load_p4info(args.p4info), args.bmv2_json.read_bytes()
+        while True:
+            try:
+                service = LbService(p4info=p4info, device_config=device_config,
+                                    election_id=args.election_id, state_path=args.state,
+                                    store=store)
+                break
+            except StoreUnavailable as e:
+                # Without its configuration the controller would program an
+                # empty one: it leaves the switches alone until the store answers.
+                log.warning("%s; not connecting to the switches yet", e)
+                if done.wait(1.0):
+                    server.stop()
+                    return 0
+    except (StateFileError, SharedConfigError, OSError) as e:
         server.stop()
         print(f"p4lb-controller: {e}", file=sys.stderr)
         return 2
@@ -131,9 +162,6 @@ def main(argv: list[str] | None = None) -> int:
             if line:
                 print(service.execute(line))
 
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
     done.wait()
     if metrics is not None:
         metrics.shutdown()

@@ -154,6 +154,24 @@ class FlowLearner:
         with self._lock:
             self._sessions.pop(str(session.address), None)
 
+    def release(self, session: SwitchSession) -> None:
+        """Another controller owns the switch now: stop writing to it and forget
+        what we knew of its flows (it ages and learns them without us). Flows
+        tracked only there are dropped without collecting their ASs: whoever
+        owns the switch now still has them."""
+        name = str(session.address)
+        with self._io:
+            with self._lock:
+                self._sessions.pop(name, None)
+                for key in [k for k, r in self._flows.items() if name in r.switches]:
+                    rec = self._flows[key]
+                    rec.switches = self._without(rec.switches, name)
+                    if not rec.switches:
+                        del self._flows[key]
+                        self._by_as[rec.as_id].discard(key)
+                        if not self._by_as[rec.as_id]:
+                            del self._by_as[rec.as_id]
+
     def configure_digest(self, session: SwitchSession) -> None:
         """Asks the switch to stream flow digests (BMv2 drops them otherwise)."""
         entry = p4runtime_pb2.DigestEntry(digest_id=self.schema.digest_id(DIGEST_NAME))
@@ -189,6 +207,9 @@ class FlowLearner:
                 on_switch[key] = as_id
         with self._io:
             with self._lock:
+                # Attached under the write lock: a flow learned from another
+                # switch from here on is installed on this one too.
+                self._sessions[name] = session
                 for rec in self._flows.values():
                     rec.switches = self._without(rec.switches, name)
                 for key, as_id in on_switch.items():

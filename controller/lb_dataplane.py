@@ -48,7 +48,13 @@ from controller.p4runtime_wire import (
     StreamMessage,
     WireError,
 )
-from controller.switch_session import WRITE_BATCH, SwitchAddress, SwitchError, SwitchSession
+from controller.switch_session import (
+    WRITE_BATCH,
+    Role,
+    SwitchAddress,
+    SwitchError,
+    SwitchSession,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +119,7 @@ class LbDataPlane:
         session = SwitchSession(
             address, self.p4info, self.device_config, self.election_id,
             on_ready=self._on_ready, on_stream_message=self._on_stream_message,
+            on_demoted=self._on_demoted,
         )
         self.sessions[str(address)] = session
         session.start()
@@ -133,8 +140,7 @@ class LbDataPlane:
         self.learner.configure_digest(session)
         with self._lock:
             installed = self._read_back(session, CONFIG_TABLES)
-            adopted = self.learner.reconcile(session)
-            self.learner.attach(session)
+            adopted = self.learner.reconcile(session)  # and attaches the session
             self._installed[name] = installed
             self._synced.pop(name, None)
             self._pending_lifetime.pop(name, None)
@@ -142,6 +148,13 @@ class LbDataPlane:
                      len(installed), adopted)
             if self._plan is not None:
                 self._sync_switch(session, self._groups)
+
+    def _on_demoted(self, session: SwitchSession) -> None:
+        """Another controller is primary on the switch: it learns and ages there now,
+        and we read the switch back again if we are primary again."""
+        self.learner.release(session)
+        with self._lock:
+            self._synced.pop(str(session.address), None)
 
     def _read_back(self, session: SwitchSession, tables) -> dict[EntryId, DecodedEntry]:
         installed: dict[EntryId, DecodedEntry] = {}
@@ -206,7 +219,8 @@ class LbDataPlane:
         report = SyncReport()
         for name, session in list(self.sessions.items()):
             if not session.connected.is_set():
-                report.errors[name] = "not connected (will be programmed on connect)"
+                report.errors[name] = (f"not written now ({session.describe()}); "
+                                       "written when this controller is its primary")
                 continue
             try:
                 report.written[name] = self._sync_switch(session, groups)
@@ -338,8 +352,8 @@ class LbDataPlane:
         """
         total: dict[str, dict[int, tuple[int, int]]] = {c: {} for c in COUNTERS}
         for session in list(self.sessions.values()):
-            if not session.connected.is_set():
-                continue
+            if session.role is Role.CONNECTING:
+                continue  # a backup may read: its stream is open
             for name in COUNTERS:
                 try:
                     cells = session.read_counter(

@@ -158,6 +158,12 @@ class LbConfig:
         self._routes: dict[IPNetwork, Route] = {}
         self.vip_id_pool = _IdPool(max_vip_id, "VIP")
         self.as_id_pool = _IdPool(max_as_id, "AS")
+        # Whether the flow counts of the ASs are the flow tracker's, up to date.
+        # They are not while a switch has not been read back (after a restart,
+        # or on a backup controller whose switches another controller owns):
+        # a draining AS then stays until they are, instead of being collected
+        # as if it had no flows. A flushed AS goes regardless.
+        self.flow_counts_known = True
 
     # ----------------------------------------------------------------- lb conf
 
@@ -442,7 +448,7 @@ class LbConfig:
             a.state = State.DRAINING
             if flush:
                 a.flows = 0
-        self._collect(vip)
+        self._collect(vip, flushed=result if flush else ())
         return result
 
     # ------------------------------------------------------------ lb flush vip
@@ -458,7 +464,7 @@ class LbConfig:
         for a in vip.ases.values():
             a.flows = 0
             a.pending = False
-        self._collect(vip)
+        self._collect(vip, flushed=list(vip.ases.values()))
         return vip
 
     def flush_all(self) -> list[Vip]:
@@ -518,10 +524,12 @@ class LbConfig:
             removed += self._collect(vip)
         return removed
 
-    def _collect(self, vip: Vip) -> list[As]:
+    def _collect(self, vip: Vip, flushed: Iterable[As] = ()) -> list[As]:
+        gone = {id(a) for a in flushed}
         removed = [
             a for a in vip.ases.values()
-            if a.state is State.DRAINING and a.flows == 0 and not a.pending
+            if a.state is State.DRAINING
+            and (id(a) in gone or (self.flow_counts_known and a.flows == 0 and not a.pending))
         ]
         for a in removed:
             del vip.ases[a.address]

@@ -20,12 +20,14 @@ from pathlib import Path
 from p4.config.v1 import p4info_pb2
 
 from controller import cli_grammar as g
+from controller.config_store import EtcdConfigStore, StoredConfig, StoreUnavailable
 from controller.lb_config_document import ConfigDocumentError, from_json, to_json
 from controller.lb_dataplane import LbDataPlane, SyncReport
 from controller.lb_model import LbConfig
 from controller.lb_tables import AsPlan, DataPlanePlan, RoutePlan, VipPlan
-from controller.lb_values import LbConfigError, Vip
+from controller.lb_values import LbConfigError, State, Vip
 from controller.management_api import CommandError
+from controller.shared_config import SharedConfig, SharedConfigError, as_ids
 from controller.show_data import (
     flows_data,
     help_data,
@@ -47,6 +49,7 @@ from controller.show_format import (
     render_show_lb,
     render_vips,
 )
+from controller.switch_session import Role
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +148,18 @@ class LbService:
         election_id: int,
         state_path: Path | None,
         housekeeping: bool = True,
+        store: EtcdConfigStore | None = None,
     ) -> None:
-        self.state_path = state_path
-        self.config = load_state(state_path) if state_path else LbConfig()
+        """With a `store`, the configuration is the one in etcd (state_path unused):
+        StoreUnavailable if no member answers now."""
+        self.state_path = None if store is not None else state_path
+        self.shared: SharedConfig | None = None
+        self._last_report = SyncReport()  # of the last configuration adopted
+        if store is not None:
+            self.shared = SharedConfig(store, self._adopt)
+            self.config = self.shared.load()
+        else:
+            self.config = load_state(state_path) if state_path else LbConfig()
         self._lock = threading.RLock()
         self._pinnable: frozenset[tuple[int, int]] = frozenset()
         self._update_pinnable()
@@ -160,6 +172,8 @@ class LbService:
             on_flows_gone=self._on_flows_gone,
         )  # fmt: skip
         self.dataplane.apply(plan_from_config(self.config))
+        if self.shared is not None:
+            self.shared.store.follow(self._on_stored)
         self._stop = threading.Event()
         self._housekeeper: threading.Thread | None = None
         if housekeeping:
@@ -170,6 +184,8 @@ class LbService:
         self._stop.set()
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
+        if self.shared is not None:
+            self.shared.store.close()
         self.dataplane.stop()
 
     # --- flow tracking feedback ------------------------------------------------------
@@ -202,16 +218,28 @@ class LbService:
         for gone in set(self._pending_until) - held:
             del self._pending_until[gone]
 
+    def _mark_pending(self, config: LbConfig, was_live: set[int] = frozenset()) -> None:
+        """Sets the pending flag of `config`'s draining ASs from this controller's holds
+        (a configuration copied or read from the store has none)."""
+        for vip in config.vips():
+            for a in vip.ases.values():
+                a.pending = a.state is State.DRAINING and (
+                    a.as_id in self._pending_until or a.as_id in was_live)
+
     def _end_pending_holds(self) -> bool:
-        """Ends the holds that are over; True if that collected something."""
+        """Ends the holds that are over; True if that collected something. With a
+        store, the collection goes through it (_collect_shared)."""
         now = time.monotonic()
         over = [as_id for as_id, until in self._pending_until.items() if until <= now]
         for as_id in over:
             del self._pending_until[as_id]
-        return bool(over) and bool(self.config.pending_ended(over))
+        if not over or self.shared is not None:
+            return False
+        return bool(self.config.pending_ended(over))
 
     def _on_flows_gone(self, gone: list[tuple[int, int]]) -> None:
         with self._lock:
+            self.config.flow_counts_known = self._flow_counts_known() and self.shared is None
             removed = []
             for _vip_id, as_id in set(gone):
                 count = self.dataplane.learner.flow_count(as_id)
@@ -220,14 +248,28 @@ class LbService:
                 self._commit()
 
     def _refresh_flow_counts(self) -> bool:
-        """Copies the learner's counts into the model; True if something was collected."""
+        """Copies the learner's counts into the model; True if something was collected.
+
+        Only while every switch is ours and read back: otherwise the learner
+        does not know every flow, and a draining AS must wait."""
+        known = self._flow_counts_known()
+        # The model shared through the store collects only in a copy that is
+        # written (shared_config); the counts are still shown.
+        self.config.flow_counts_known = known and self.shared is None
+        if not known:
+            return False
+        return self._copy_flow_counts(self.config)
+
+    def _copy_flow_counts(self, config: LbConfig) -> bool:
         removed = []
-        for vip in self.config.vips():
+        for vip in config.vips():
             for a in list(vip.ases.values()):
-                removed += self.config.set_flow_count(
-                    a.as_id, self.dataplane.learner.flow_count(a.as_id)
-                )
+                removed += config.set_flow_count(a.as_id,
+                                                 self.dataplane.learner.flow_count(a.as_id))
         return bool(removed)
+
+    def _flow_counts_known(self) -> bool:
+        return all(s.connected.is_set() for s in self.dataplane.sessions.values())
 
     def _all_switches_reconciled(self) -> bool:
         return bool(self.dataplane.sessions) and all(
@@ -245,6 +287,8 @@ class LbService:
                     collected = self._refresh_flow_counts()
                     if self._end_pending_holds() or collected:
                         self._commit()
+                    if self.shared is not None:
+                        self._collect_shared()
             except Exception:  # noqa: BLE001 - housekeeping must keep running
                 log.exception("housekeeping failed")
 
@@ -273,7 +317,95 @@ class LbService:
                 return {"warnings": warnings} if as_json else "\n".join(warnings)
             return self._show(command, as_json)
 
+    # --- the configuration shared through the store -----------------------------------
+
+    def _on_stored(self, stored: StoredConfig) -> None:
+        """A value of the store (from its watch or poll); newer ones are adopted."""
+        with self._lock:
+            try:
+                self.shared.adopt(stored)
+            except SharedConfigError as e:
+                log.error("%s; keeping revision %d", e, self.shared.revision)
+
+    def _adopt(self, config: LbConfig, flushed_vips: set[int]) -> None:
+        """Makes `config` (agreed in the store) this controller's, flows and switches
+        included. Flows of ASs that are gone, and of flushed VIPs, go first: before
+        the entries they point to are removed."""
+        old = self.config
+        flows = {a.as_id: a.flows for v in old.vips() for a in v.ases.values()}
+        was_live = {a.as_id for v in old.vips() for a in v.ases.values() if a.live}
+        for vip in config.vips():
+            for a in vip.ases.values():
+                a.flows = flows.get(a.as_id, 0)
+        gone = as_ids(old) - as_ids(config)
+        self.config = config
+        # The store does not keep pending holds: an AS this controller saw
+        # stop getting buckets, or already holds, is pending here.
+        self._mark_pending(config, was_live)
+        self._update_pinnable()
+        self._hold_pending(was_live)
+        if gone or flushed_vips:
+            self.dataplane.learner.flush(
+                lambda k, as_id: as_id in gone or k.vip_id in flushed_vips)
+        self._refresh_flow_counts()
+        self._last_report = self.dataplane.apply(plan_from_config(config))
+
+    def _collect_shared(self) -> None:
+        """The primary collects drained ASs that lost their last flow, through the store."""
+        if not self._flow_counts_known() or not self.dataplane.sessions:
+            return
+        def collect(candidate: LbConfig) -> set[int]:
+            self._mark_pending(candidate)
+            self._copy_flow_counts(candidate)
+            return set()
+
+        try:
+            self.shared.change(lambda: self.config, collect, flow_counts_known=True)
+        except (StoreUnavailable, SharedConfigError) as e:
+            log.debug("collecting drained ASs: %s", e)
+
+    def _configure_shared(self, command: g.ConfigCommand) -> list[str]:
+        self._refresh_flow_counts()
+
+        def mutate(candidate: LbConfig) -> set[int]:
+            self._mark_pending(candidate)
+            flushed = set()
+            if isinstance(command, g.FlushAllFlowsCommand):
+                flushed = {v.vip_id for v in candidate.vips()}
+            if isinstance(command, g.FlushVipCommand):
+                try:
+                    flushed.add(candidate.vip(command.vip_key).vip_id)
+                except LbConfigError as e:
+                    raise CommandError(str(e)) from e
+            try:
+                command.apply(candidate)
+            except LbConfigError as e:
+                raise CommandError(str(e)) from e
+            return flushed
+
+        self._last_report = SyncReport()
+        try:
+            self.shared.change(lambda: self.config, mutate,
+                               flow_counts_known=self._flow_counts_known())
+        except (StoreUnavailable, SharedConfigError) as e:
+            raise CommandError(str(e)) from e
+        # A backup does not program the switch: its primary, which watches the
+        # same store, does.
+        warnings = [f"warning: switch {s}: {e}" for s, e in self._last_report.errors.items()
+                    if self.dataplane.sessions[s].role is not Role.BACKUP]
+        return warnings + self._missing_source_warnings()
+
+    def _store_line(self) -> str:
+        if self.shared is not None:
+            store = self.shared.store
+            return f" configuration store: {store.describe()}: {store.health()}"
+        if self.state_path is not None:
+            return f" configuration store: state file {self.state_path}"
+        return " configuration store: none (not saved)"
+
     def _configure(self, command: g.ConfigCommand) -> list[str]:
+        if self.shared is not None:
+            return self._configure_shared(command)
         self._refresh_flow_counts()
         flush_as: set[int] = set()
         flush_vip: int | None = None

@@ -1,11 +1,15 @@
 """One P4Runtime session to one switch.
 
-It connects, becomes primary with the controller's election id, makes sure
-the switch runs our pipeline (keeping a matching one, so a controller restart
-does not wipe the flows), writes batches, reads back, and delivers stream
-events (digests, idle-timeout notifications) to callbacks. When the stream
-breaks it reconnects with exponential backoff and calls `on_ready` again, so
-the owner can replay its state.
+It connects with the controller's election id and follows the switch's
+arbitration: as primary it makes sure the switch runs our pipeline (keeping a
+matching one, so a controller restart does not wipe the flows), writes
+batches, reads back, and delivers stream events (digests, idle-timeout
+notifications) to callbacks; as a backup it keeps the stream open and waits
+to be named primary. Each time it becomes primary (first connect, reconnect,
+or take-over from a primary that died) `on_ready` runs, so the owner can read
+the switch back and write what differs. When the stream breaks it reconnects
+at once and then every RETRY_MAX_S, so a restarted switch is programmed
+within a second of listening.
 
 p4runtime-shell's P4RuntimeClient is not used here: it exits the process
 when arbitration fails and has no reconnect, which a daemon cannot accept.
@@ -18,6 +22,7 @@ pure-Python protobuf for flow rates.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import queue
@@ -47,6 +52,14 @@ WRITE_BATCH = 2000
 # BMv2 answers a Read in one message (100k buckets are ~4.5 MB), past gRPC's
 # 4 MB default; a table of a million flows is ~60 MB.
 CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 1 << 30),)
+# Reconnect delays: a switch that is not listening refuses at once, so trying
+# again twice a second is cheap and programs a restarted switch promptly.
+RETRY_MIN_S = 0.05
+RETRY_MAX_S = 0.5
+# How long a new stream may go without an arbitration answer.
+ARBITRATION_TIMEOUT_S = 10.0
+# Stream messages held while a new primary reads the switch back.
+MAX_HELD_MESSAGES = 10_000
 
 
 class SwitchError(Exception):
@@ -89,8 +102,39 @@ def write_errors(err: grpc.RpcError) -> list[tuple[int, int, str]]:
     return out
 
 
+class Role(enum.Enum):
+    """This controller's place on one switch, as the switch's arbitration said."""
+
+    CONNECTING = "connecting"
+    BACKUP = "backup"
+    PRIMARY = "primary"
+
+
+@dataclass(frozen=True)
+class _Arbitration:
+    """One arbitration answer: OK makes us primary, anything else a backup."""
+
+    primary: bool
+    primary_election_id: int | None
+    message: str
+
+
+_STREAM_END = object()
+
+
 class SwitchSession:
-    """A primary P4Runtime session that survives switch and network restarts."""
+    """A P4Runtime session that survives switch, network and controller restarts.
+
+    Several controllers may hold sessions to one switch, each with its own
+    election id: the switch makes the highest one primary. A backup keeps its
+    stream open and waits; when the switch names it primary (the primary died
+    or let go of its stream) it becomes the writer, and `on_ready` runs again:
+    the owner reads the switch back and writes only what differs. When it is
+    demoted (a higher election id arrived), `on_demoted` runs and writes stop.
+    Digests and idle notifications that arrive before `on_ready` has finished
+    are held and delivered right after it, so nothing learned during a
+    take-over is lost or handled against a half-read switch.
+    """
 
     def __init__(
         self,
@@ -100,6 +144,7 @@ class SwitchSession:
         election_id: int = 1,
         on_ready: Callable[[SwitchSession, bool], None] | None = None,
         on_stream_message: Callable[[SwitchSession, StreamMessage], None] | None = None,
+        on_demoted: Callable[[SwitchSession], None] | None = None,
     ) -> None:
         self.address = address
         self.p4info = p4info
@@ -108,16 +153,26 @@ class SwitchSession:
         self.election_id = election_id
         self.on_ready = on_ready
         self.on_stream_message = on_stream_message
+        self.on_demoted = on_demoted
         self._channel: grpc.Channel | None = None
         self._stub: p4runtime_pb2_grpc.P4RuntimeStub | None = None
         self._out: queue.Queue[p4runtime_pb2.StreamMessageRequest | None] = queue.Queue()
-        self._primary = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         # writable: primary with our pipeline; connected: and the owner's
         # on_ready (read-back and reconcile) has finished.
         self._writable = threading.Event()
         self.connected = threading.Event()
+        self.role = Role.CONNECTING
+        self.primary_election_id: int | None = None  # as the switch last told us
+        self.last_error = ""
+        self.promotions = 0  # times this session became primary (first connect included)
+        # Stream messages that came before on_ready finished; the lock orders
+        # holding, the hand-over in _become_primary and direct delivery.
+        self._delivery = threading.Lock()
+        self._held: list[StreamMessage] = []
+        self.held_dropped = 0
+        self._stream_error = ""
 
     # --- lifetime ------------------------------------------------------------
 
@@ -139,22 +194,47 @@ class SwitchSession:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def describe(self) -> str:
+        """The role in words, for `show lb` and for the reason a write was skipped."""
+        primary = self.primary_election_id
+        if self.role is Role.PRIMARY:
+            state = "primary" if self.connected.is_set() else "primary (reading back)"
+            return f"{state}, election id {self.election_id}"
+        if self.role is Role.BACKUP:
+            return (f"backup, election id {self.election_id} (primary: "
+                    f"{'none' if primary is None else f'election id {primary}'})")
+        error = f": {self.last_error}" if self.last_error else ""
+        return f"connecting, election id {self.election_id}{error}"
+
     def _run(self) -> None:
-        backoff = 0.1
+        backoff = RETRY_MIN_S
         while not self._stopping.is_set():
             try:
                 self._session_once()
-                backoff = 0.1
             except Exception as e:  # noqa: BLE001 - any failure means: reconnect
                 if self._stopping.is_set():
                     break
-                log.warning("switch %s: %s; retrying in %.1fs", self.address, e, backoff)
-            self.connected.clear()
-            self._writable.clear()
-            self._primary.clear()
+                error = str(e)
+                # Every attempt is logged once per distinct reason, not every 0.5 s.
+                level = logging.WARNING if error != self.last_error else logging.DEBUG
+                log.log(level, "switch %s: %s; retrying every %.2fs", self.address, error,
+                        RETRY_MAX_S)
+                self.last_error = error
+            self._lose_stream()
             if self._stopping.wait(backoff):
                 break
-            backoff = min(backoff * 2, 5.0)
+            backoff = min(backoff * 2, RETRY_MAX_S)
+
+    def _lose_stream(self) -> None:
+        was_primary = self.role is Role.PRIMARY
+        with self._delivery:
+            self.connected.clear()
+            self._writable.clear()
+            self._held = []
+        self.role = Role.CONNECTING
+        self.primary_election_id = None
+        if was_primary:
+            log.info("switch %s: stream lost while primary", self.address)
 
     def _session_once(self) -> None:
         self._channel = grpc.insecure_channel(self.address.grpc_addr, options=CHANNEL_OPTIONS)
@@ -178,22 +258,68 @@ class SwitchSession:
             request_serializer=p4runtime_pb2.StreamMessageRequest.SerializeToString,
             response_deserializer=parse_stream_message)
         self._out = queue.Queue()
+        events: queue.Queue[object] = queue.Queue()
         self._send_arbitration()
         stream = self._stream(self._requests(self._out))
-        reader = threading.Thread(target=self._read_stream, args=(stream,), daemon=True)
+        reader = threading.Thread(target=self._read_stream, args=(stream, events),
+                                  name=f"p4rt-stream-{self.address}", daemon=True)
         reader.start()
-        if not self._primary.wait(5):
+        try:
+            self._follow_arbitration(events)
+        finally:
             stream.cancel()
-            raise SwitchError("not primary (another controller has a higher election id?)")
+            reader.join(timeout=5)
+
+    def _follow_arbitration(self, events: queue.Queue[object]) -> None:
+        """Acts on the switch's arbitration answers until the stream ends."""
+        while True:
+            try:
+                # A switch that accepts the stream but never answers is broken;
+                # once answered, a backup waits as long as it takes.
+                event = events.get(
+                    timeout=ARBITRATION_TIMEOUT_S if self.role is Role.CONNECTING else None)
+            except queue.Empty:
+                raise SwitchError(
+                    f"no arbitration answer within {ARBITRATION_TIMEOUT_S:.0f} s") from None
+            if event is _STREAM_END:
+                if self._stopping.is_set():
+                    return
+                raise SwitchError(f"stream closed{self._stream_error}")
+            assert isinstance(event, _Arbitration)
+            self.primary_election_id = event.primary_election_id
+            self.last_error = ""
+            if event.primary and self.role is not Role.PRIMARY:
+                self._become_primary()
+            elif not event.primary and self.role is not Role.BACKUP:
+                self._become_backup(event)
+
+    def _become_primary(self) -> None:
+        self.role = Role.PRIMARY
+        self.promotions += 1
         kept = self._ensure_pipeline()
         self._writable.set()
         if self.on_ready is not None:
             self.on_ready(self, kept)
-        self.connected.set()
-        log.info("switch %s ready (pipeline %s)", self.address, "kept" if kept else "pushed")
-        reader.join()
-        if not self._stopping.is_set():
-            raise SwitchError("stream closed")
+        with self._delivery:
+            held, self._held = self._held, []
+            for msg in held:
+                self._deliver(msg)
+            self.connected.set()
+        log.info("switch %s: primary, election id %d, ready (pipeline %s%s)", self.address,
+                 self.election_id, "kept" if kept else "pushed",
+                 f", {len(held)} held stream messages delivered" if held else "")
+
+    def _become_backup(self, event: _Arbitration) -> None:
+        with self._delivery:
+            self.connected.clear()
+            self._writable.clear()
+        self.role = Role.BACKUP
+        log.info("switch %s: backup, election id %d (%s)", self.address, self.election_id,
+                 event.message)
+        # Whatever we knew of the switch from an earlier time as primary is
+        # stale now that another controller owns it.
+        if self.promotions and self.on_demoted is not None:
+            self.on_demoted(self)
 
     @staticmethod
     def _requests(
@@ -212,29 +338,46 @@ class SwitchSession:
         req.arbitration.election_id.low = self.election_id & ((1 << 64) - 1)
         self._out.put(req)
 
-    def _read_stream(self, stream: Iterable[StreamMessage]) -> None:
+    def _read_stream(self, stream: Iterable[StreamMessage], events: queue.Queue[object]) -> None:
+        self._stream_error = ""
         try:
             for msg in stream:
                 if isinstance(msg, p4runtime_pb2.StreamMessageResponse) and msg.HasField(
                     "arbitration"
                 ):
-                    if msg.arbitration.status.code == code_pb2.OK:
-                        self._primary.set()
-                    else:
-                        self._primary.clear()
-                elif self.on_stream_message is not None:
-                    try:
-                        self.on_stream_message(self, msg)
-                    except Exception:  # noqa: BLE001 - a bad callback must not kill the stream
-                        log.exception("stream message handler failed")
+                    arb = msg.arbitration
+                    primary = None
+                    if arb.HasField("election_id"):
+                        primary = (arb.election_id.high << 64) | arb.election_id.low
+                    events.put(_Arbitration(arb.status.code == code_pb2.OK, primary,
+                                            arb.status.message))
+                    continue
+                with self._delivery:
+                    if not self.connected.is_set():
+                        self._hold(msg)
+                        continue
+                self._deliver(msg)
         except grpc.RpcError as e:
             if not self._stopping.is_set():
-                log.warning("switch %s stream: %s", self.address, e.code())
+                self._stream_error = f": {e.code().name} {e.details() or ''}".rstrip()
         finally:
-            self.connected.clear()
-            self._writable.clear()
-            self._primary.clear()
+            events.put(_STREAM_END)
             self._out.put(None)
+
+    def _hold(self, msg: StreamMessage) -> None:
+        if len(self._held) < MAX_HELD_MESSAGES:
+            self._held.append(msg)
+        else:
+            # The switch sends digests again for flows that keep missing.
+            self.held_dropped += 1
+
+    def _deliver(self, msg: StreamMessage) -> None:
+        if self.on_stream_message is None:
+            return
+        try:
+            self.on_stream_message(self, msg)
+        except Exception:  # noqa: BLE001 - a bad callback must not kill the stream
+            log.exception("stream message handler failed")
 
     def send(self, msg: p4runtime_pb2.StreamMessageRequest) -> None:
         """Queues a stream message (e.g. a DigestListAck)."""
@@ -243,7 +386,7 @@ class SwitchSession:
     @property
     def is_primary(self) -> bool:
         """The switch's last arbitration answer named this session primary."""
-        return self._primary.is_set()
+        return self.role is Role.PRIMARY
 
     # --- pipeline ------------------------------------------------------------
 

@@ -4,6 +4,10 @@ Topology 1 (`LbNetwork(lbs=1)`): client hosts and application-server (AS)
 hosts, each on its own link to the LB. Topology 2 (`LbNetwork(lbs=2)`): the
 clients reach two LBs through an ECMP router host (a Linux multipath
 route), both LBs programmed by one controller with identical Maglev tables.
+With `controllers=2, etcd_members=3`, two controllers (election ids 2 and 1)
+drive both LBs and share their configuration in a 3-member etcd cluster
+(`topo.etcd_cluster`, on loopback): the first is primary on every LB, the
+second a backup that takes over when it dies.
 
 The LB is a Mininet node in the root namespace (no Open vSwitch): our switch
 process (embedded, or BMv2 with TARGET=bmv2) owns its interfaces with
@@ -34,6 +38,7 @@ from mininet.node import Host, Node  # noqa: E402
 
 from controller.management_api import ManagementClient  # noqa: E402
 from p4switch.launch import SwitchProcess, selected_target  # noqa: E402
+from topo.etcd_cluster import EtcdCluster  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LB_JSON = ROOT / "p4src" / "build" / "lb.json"
@@ -54,26 +59,42 @@ class LbNetwork:
     lbs: int = 1
     workdir: Path = field(default_factory=lambda: Path("/tmp/p4lb-topo"))
     target: str = field(default_factory=selected_target)
+    controllers: int = 1
+    etcd_members: int = 0  # > 0: the controllers share their configuration in etcd
     net: Mininet | None = None
     switches: list[SwitchProcess] = field(default_factory=list)
-    controller: subprocess.Popen | None = None
+    controller_procs: list[subprocess.Popen | None] = field(default_factory=list)
     processes: list[subprocess.Popen] = field(default_factory=list)
     routes: list[str] = field(default_factory=list)  # lbctl lines, per LB port layout
+    etcd: EtcdCluster | None = None
 
     @property
     def socket(self) -> Path:
-        return self.workdir / "controller.sock"
+        """The first controller's management socket (the primary at start)."""
+        return self.controller_socket(0)
+
+    def controller_socket(self, index: int) -> Path:
+        return self.workdir / ("controller.sock" if index == 0 else f"controller{index + 1}.sock")
+
+    @property
+    def controller(self) -> subprocess.Popen | None:
+        return self.controller_procs[0] if self.controller_procs else None
 
     # --- lifetime ------------------------------------------------------------------
 
     def start(self) -> LbNetwork:
+        if self.controllers > 1 and not self.etcd_members:
+            raise ValueError("several controllers need a shared store: etcd_members > 0")
         self.workdir.mkdir(parents=True, exist_ok=True)
         # A network is new every time (fresh MACs): so is the controller's state.
-        (self.workdir / "state.json").unlink(missing_ok=True)
+        for i in range(self.controllers):
+            self._state_path(i).unlink(missing_ok=True)
         # Mininet.init() would raise host-wide limits and sysctls: not ours to change.
         Mininet.inited = True
         self.net = Mininet(topo=None, controller=None, build=False, autoSetMacs=False)
         try:
+            if self.etcd_members:
+                self.etcd = EtcdCluster(self.workdir, self.etcd_members).start()
             self._build()
             self._start_switches()
             self._start_controller()
@@ -87,15 +108,19 @@ class LbNetwork:
         for p in reversed(self.processes):
             _end(p)
         self.processes.clear()
-        if self.controller is not None:
-            _end(self.controller)
-            self.controller = None
+        for p in self.controller_procs:
+            if p is not None:
+                _end(p)
+        self.controller_procs = [None] * len(self.controller_procs)
         for s in self.switches:
             s.stop()
         self.switches.clear()
         if self.net is not None:
             self.net.stop()
             self.net = None
+        if self.etcd is not None:
+            self.etcd.stop()
+            self.etcd = None
 
     def __enter__(self) -> LbNetwork:
         return self.start()
@@ -231,25 +256,47 @@ class LbNetwork:
                                log_path=self.workdir / f"{lb.name}.log")
             self.switches.append(sw.start())
 
-    def _start_controller(self) -> None:
-        argv = [sys.executable, "-m", "controller.daemon", "--socket", str(self.socket),
-                "--state", str(self.workdir / "state.json")]
-        for i, sw in enumerate(self.switches):
-            argv += ["--switch", f"{sw.grpc_addr}#{i}"]
-        self.controller_argv = argv
-        self.start_controller()
+    def _state_path(self, index: int) -> Path:
+        return self.workdir / ("state.json" if index == 0 else f"state{index + 1}.json")
 
-    def start_controller(self) -> None:
-        if self.socket.exists():
-            self.socket.unlink()
-        log = open(self.workdir / "controller.log", "ab")
-        self.controller = subprocess.Popen(self.controller_argv, cwd=ROOT, stdout=log,
-                                           stderr=subprocess.STDOUT, env=_env())
+    def _start_controller(self) -> None:
+        self.controller_argvs = []
+        for index in range(self.controllers):
+            argv = [sys.executable, "-m", "controller.daemon",
+                    "--socket", str(self.controller_socket(index)),
+                    "--state", str(self._state_path(index)),
+                    # The first is primary: the highest election id.
+                    "--election-id", str(self.controllers - index)]
+            if self.etcd is not None:
+                argv += ["--store", self.etcd.store_url]
+            for i, sw in enumerate(self.switches):
+                argv += ["--switch", f"{sw.grpc_addr}#{i}"]
+            self.controller_argvs.append(argv)
+        self.controller_procs = [None] * self.controllers
+        for index in range(self.controllers):
+            self.start_controller(index)
+
+    def start_controller(self, index: int = 0) -> None:
+        sock = self.controller_socket(index)
+        if sock.exists():
+            sock.unlink()
+        name = "controller.log" if index == 0 else f"controller{index + 1}.log"
+        log = open(self.workdir / name, "ab")
+        proc = subprocess.Popen(self.controller_argvs[index], cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, env=_env())
+        self.controller_procs[index] = proc
         deadline = time.monotonic() + 30
-        while not self.socket.exists() or "connecting" in self.lbctl("show lb"):
-            if self.controller.poll() is not None or time.monotonic() > deadline:
+
+        def ready() -> bool:
+            if not sock.exists():
+                return False
+            shown = self.lbctl("show lb", controller=index)
+            return "connecting" not in shown and "reading back" not in shown
+
+        while not ready():
+            if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("controller did not get ready; see " +
-                                   str(self.workdir / "controller.log"))
+                                   str(self.workdir / name))
             time.sleep(0.1)
 
     def lose_lb(self, index: int) -> None:
@@ -259,12 +306,13 @@ class LbNetwork:
             if intf.name != "lo":
                 subprocess.run(["ip", "link", "set", intf.name, "down"], check=False)
 
-    def kill_controller(self) -> None:
+    def kill_controller(self, index: int = 0) -> None:
         """kill -9: what a crash looks like to the switches."""
-        if self.controller is not None:
-            self.controller.kill()
-            self.controller.wait()
-            self.controller = None
+        proc = self.controller_procs[index]
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            self.controller_procs[index] = None
 
     def _start_services(self) -> None:
         for s in self.server_hosts:
@@ -292,8 +340,8 @@ class LbNetwork:
         out, err = p.communicate(timeout=timeout)
         return out.decode() + err.decode()
 
-    def lbctl(self, *lines: str) -> str:
-        client = ManagementClient(self.socket)
+    def lbctl(self, *lines: str, controller: int = 0) -> str:
+        client = ManagementClient(self.controller_socket(controller))
         try:
             return "\n".join(client.run(line) for line in lines)
         finally:

@@ -2,10 +2,11 @@
 
 import grpc
 import pytest
-from frames import MAC_B, MAC_C
+from frames import MAC_A, MAC_B, MAC_C, ethernet
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2
 from p4rt_client import Update, says, update
+from test_digests_idle_timeout import configure, forward_all, send
 
 
 def dmac(names, mac, port):
@@ -75,3 +76,32 @@ def test_a_role_without_streams_is_not_found(loaded):
     with pytest.raises(grpc.RpcError) as e:
         other_role.write(dmac(names, MAC_B, 1))
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_digests_and_idle_notifications_go_to_the_primary_only(loaded):
+    """P4Runtime: stream notifications are for the primary. When it leaves, the backup
+    is told it is primary and from then on receives them."""
+    switch, primary, names = loaded
+    # An election id lower than the primary's (0, 1).
+    backup = switch.controller(election_id=(0, 0), arbitrate=False)
+    assert backup.arbitrate().arbitration.status.code == code_pb2.ALREADY_EXISTS
+    forward_all(primary, names, MAC_B)
+    configure(primary, names, max_timeout_ns=20 * 10**6, ack_timeout_ns=0)
+    send(switch, 2, ethernet(MAC_B, src=MAC_C))
+    assert primary.next("digest").digest.data
+    idle = names.entry("learn_src", {"hdr.ethernet.src": MAC_C}, "nop")
+    idle.idle_timeout_ns = 100 * 10**6
+    primary.write(update(Update.INSERT, table_entry=idle))
+    assert primary.next("idle_timeout_notification")
+    primary.close()
+    told = backup.next("arbitration").arbitration
+    assert told.status.code == code_pb2.OK
+    assert (told.election_id.high, told.election_id.low) == (0, 0)
+    # Nothing was sent to the backup while it was one.
+    assert backup.pending("digest") == 0 and backup.pending("idle_timeout_notification") == 0
+    send(switch, 3, ethernet(MAC_B, src=MAC_A))  # MAC_C is in learn_src now: no digest
+    assert backup.next("digest").digest.data
+    # An idle entry is notified again on every other sweep until it is deleted,
+    # so the new primary hears of the one the old primary never deleted.
+    [again] = backup.next("idle_timeout_notification").idle_timeout_notification.table_entry
+    assert again.match == idle.match
