@@ -118,7 +118,8 @@ class SharedConfig:
         """Applies `mutate` to a copy of the current configuration and writes it.
 
         `mutate` returns the VIP ids whose flows it flushes and may raise the
-        model's LbConfigError (nothing is written then). Returns False when the
+        model's LbConfigError (nothing is written then; it is raised once the
+        store has been checked to hold nothing newer). Returns False when the
         copy came out unchanged (nothing written). Raises StoreUnavailable or
         SharedConfigError. Call under the owner's lock."""
         command_id = command_id or uuid.uuid4().hex
@@ -127,7 +128,17 @@ class SharedConfig:
                 return True  # an earlier attempt was written; its answer was lost
             before = current()
             candidate = copy_config(before, flow_counts_known)
-            flushed = mutate(candidate)
+            try:
+                flushed = mutate(candidate)
+            except Exception:
+                # Refused by a model that may be a few ms behind (the VIP it
+                # names was just added on another controller): the command is
+                # judged against the newest configuration, not a stale copy.
+                latest = self.store.load()
+                if latest.revision <= self.revision:
+                    raise
+                self.adopt(latest)
+                continue
             document = to_document(candidate)
             if not flushed and document == to_document(before):
                 return False
