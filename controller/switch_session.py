@@ -72,8 +72,11 @@ def pipeline_cookie(p4info: p4info_pb2.P4Info, device_config: bytes) -> int:
     return int.from_bytes(h.digest()[:8], "big")
 
 
-def write_errors(err: grpc.RpcError) -> list[tuple[int, int, str]]:
-    """The per-update errors PI packs into the status details of a failed Write."""
+def write_errors(err: grpc.RpcError, batch_size: int = 0) -> list[tuple[int, int, str]]:
+    """The per-update errors PI packs into the status details of a failed Write.
+
+    A switch may send fewer details than updates (the embedded one caps them to
+    fit gRPC's metadata limit): the updates past them count as failed."""
     out = []
     try:
         md = dict(err.trailing_metadata() or ())
@@ -84,6 +87,9 @@ def write_errors(err: grpc.RpcError) -> list[tuple[int, int, str]]:
                 e = p4runtime_pb2.Error()
                 if detail.Unpack(e) and e.canonical_code != code_pb2.OK:
                     out.append((i, e.canonical_code, e.message))
+            if st.details:
+                out += [(i, code_pb2.UNKNOWN, f"no report of this update: {st.message}")
+                        for i in range(len(st.details), batch_size)]
     except Exception:  # noqa: BLE001 - a malformed detail must not hide the error itself
         log.debug("could not decode write error details", exc_info=True)
     return out
@@ -288,7 +294,7 @@ class SwitchSession:
             try:
                 self._write_bytes(req, timeout=60)
             except grpc.RpcError as e:
-                errs = write_errors(e)
+                errs = write_errors(e, len(batch))
                 if not errs:
                     raise SwitchError(f"switch {self.address}: write failed: {e.details()}") from e
                 failures.extend((start + i, code, msg) for i, code, msg in errs)
