@@ -106,8 +106,11 @@ class SwitchSession:
         election_id: int = 1,
         on_ready: Callable[[SwitchSession, bool], None] | None = None,
         on_stream_message: Callable[[SwitchSession, StreamMessage], None] | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        """``credentials``: TLS to the switch (grpc.ssl_channel_credentials); None: plaintext."""
         self.address = address
+        self.credentials = credentials
         self.p4info = p4info
         self.device_config = device_config
         self.cookie = pipeline_cookie(p4info, device_config)
@@ -163,7 +166,11 @@ class SwitchSession:
             backoff = min(backoff * 2, 5.0)
 
     def _session_once(self) -> None:
-        self._channel = grpc.insecure_channel(self.address.grpc_addr, options=CHANNEL_OPTIONS)
+        if self.credentials is None:
+            self._channel = grpc.insecure_channel(self.address.grpc_addr, options=CHANNEL_OPTIONS)
+        else:
+            self._channel = grpc.secure_channel(self.address.grpc_addr, self.credentials,
+                                                options=CHANNEL_OPTIONS)
         try:
             self._serve_channel()
         finally:
