@@ -15,7 +15,7 @@ P4_BUILD   := p4src/build
 TEST_P4_SOURCES := $(wildcard tests/p4switch/p4/*.p4)
 TEST_P4_BUILD   := tests/p4switch/p4/build
 
-.PHONY: all test run p4 bench lint venv clean-venv system-packages system-deps
+.PHONY: all test fuzz run p4 bench lint venv clean-venv system-packages system-deps
 
 all: test
 
@@ -29,6 +29,11 @@ venv: $(VENV)/.installed
 
 test: $(VENV)/.installed system-deps
 	$(PY) -m pytest tests
+
+# The fuzz suite (tests/fuzz) with a budget 100x the one make test gives it
+# (about 10 minutes here); prints hypothesis' figures per test.
+fuzz: $(VENV)/.installed system-deps
+	P4LB_FUZZ=large $(PY) -m pytest tests/fuzz --hypothesis-show-statistics $(FUZZ_ARGS)
 
 # The demo: topology 1 on Mininet (root; Debian's mininet package, installed
 # here if missing), the switch, the controller, real TCP requests.

@@ -5,6 +5,7 @@
                     [--p4info P --bmv2-json J] [--election-id N] [--config FILE]
                     [--metrics-addr HOST:PORT]
                     [--store etcd://HOST:PORT[,HOST:PORT...]]
+                    [--switch-ca PEM] [--cert PEM --key PEM]
 
 It refuses to start where another controller serves --socket, or when the
 directory of --socket or --state belongs to someone else (a missing one is
@@ -12,7 +13,10 @@ created 0700). It restores the configuration from --state (refusing to start
 on a corrupt file rather than replacing it), connects to every switch, reconciles their
 tables with the configuration, learns and ages flows, and serves the
 management API that lbctl talks to, and with --metrics-addr Prometheus
-metrics on http://HOST:PORT/metrics. SIGTERM/SIGINT stop it cleanly; the
+metrics on http://HOST:PORT/metrics. With --switch-ca (the CA that signed the
+switches' certificates) and/or --cert/--key (the controller's own, for
+switches that demand mutual TLS) it talks to every switch over TLS; the
+switch certificates must name the address given with --switch. SIGTERM/SIGINT stop it cleanly; the
 switches keep forwarding (and keep their flows) while it is away.
 
 Several controllers may drive the same switches, each with its own
@@ -26,10 +30,12 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import ssl
 import sys
 import threading
 from pathlib import Path
 
+import grpc
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
 
@@ -74,6 +80,27 @@ def load_p4info(path: Path) -> p4info_pb2.P4Info:
     return info
 
 
+def switch_credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
+    """TLS to the switches from --switch-ca/--cert/--key; None when none is given."""
+    if args.switch_ca is None and args.cert is None and args.key is None:
+        return None
+    if (args.cert is None) != (args.key is None):
+        raise ValueError("--cert and --key go together")
+    pem = {name: getattr(args, name).read_bytes() if getattr(args, name) else None
+           for name in ("switch_ca", "cert", "key")}
+    # gRPC only fails at the handshake, retried forever; OpenSSL says what is wrong now.
+    check = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        if pem["switch_ca"] is not None:
+            check.load_verify_locations(cadata=pem["switch_ca"].decode("ascii", "replace"))
+        if args.cert is not None:
+            check.load_cert_chain(args.cert, args.key)
+    except ssl.SSLError as e:
+        raise ValueError(f"--switch-ca/--cert/--key: {e}") from None
+    return grpc.ssl_channel_credentials(root_certificates=pem["switch_ca"],
+                                        private_key=pem["key"], certificate_chain=pem["cert"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="p4lb-controller", description=__doc__.splitlines()[0])
     parser.add_argument("--switch", type=parse_switch, action="append", default=[],
@@ -90,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--metrics-addr", type=_metrics_address, metavar="HOST:PORT",
                         help="serve Prometheus metrics on http://HOST:PORT/metrics")
+    parser.add_argument("--switch-ca", type=Path, metavar="PEM",
+                        help="talk TLS to the switches, whose certificates this CA signed")
+    parser.add_argument("--cert", type=Path, metavar="PEM",
+                        help="the controller's certificate, for switches that want mutual TLS")
+    parser.add_argument("--key", type=Path, metavar="PEM", help="its private key")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -99,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     # The socket first: a second controller on the same --socket must stop
     # here, before it touches the state file or the switches.
     service: LbService | None = None
+    try:
+        credentials = switch_credentials(args)
+    except (OSError, ValueError) as e:
+        print(f"p4lb-controller: {e}", file=sys.stderr)
+        return 2
     try:
         for directory in {args.socket.parent, args.state.parent}:
             ensure_private_directory(directory)
@@ -139,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     for address in args.switch:
-        service.dataplane.add_switch(address)
+        service.dataplane.add_switch(address, credentials)
     server.start()
     metrics = None
     if args.metrics_addr is not None:

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import grpc
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
@@ -115,11 +116,14 @@ class LbDataPlane:
 
     # --- switches ----------------------------------------------------------------
 
-    def add_switch(self, address: SwitchAddress) -> SwitchSession:
+    def add_switch(self, address: SwitchAddress,
+                   credentials: grpc.ChannelCredentials | None = None) -> SwitchSession:
+        """``credentials``: TLS to that switch; None: plaintext."""
         session = SwitchSession(
             address, self.p4info, self.device_config, self.election_id,
             on_ready=self._on_ready, on_stream_message=self._on_stream_message,
             on_demoted=self._on_demoted,
+            credentials=credentials,
         )
         self.sessions[str(address)] = session
         session.start()

@@ -85,8 +85,11 @@ def pipeline_cookie(p4info: p4info_pb2.P4Info, device_config: bytes) -> int:
     return int.from_bytes(h.digest()[:8], "big")
 
 
-def write_errors(err: grpc.RpcError) -> list[tuple[int, int, str]]:
-    """The per-update errors PI packs into the status details of a failed Write."""
+def write_errors(err: grpc.RpcError, batch_size: int = 0) -> list[tuple[int, int, str]]:
+    """The per-update errors PI packs into the status details of a failed Write.
+
+    A switch may send fewer details than updates (the embedded one caps them to
+    fit gRPC's metadata limit): the updates past them count as failed."""
     out = []
     try:
         md = dict(err.trailing_metadata() or ())
@@ -97,6 +100,9 @@ def write_errors(err: grpc.RpcError) -> list[tuple[int, int, str]]:
                 e = p4runtime_pb2.Error()
                 if detail.Unpack(e) and e.canonical_code != code_pb2.OK:
                     out.append((i, e.canonical_code, e.message))
+            if st.details:
+                out += [(i, code_pb2.UNKNOWN, f"no report of this update: {st.message}")
+                        for i in range(len(st.details), batch_size)]
     except Exception:  # noqa: BLE001 - a malformed detail must not hide the error itself
         log.debug("could not decode write error details", exc_info=True)
     return out
@@ -145,8 +151,11 @@ class SwitchSession:
         on_ready: Callable[[SwitchSession, bool], None] | None = None,
         on_stream_message: Callable[[SwitchSession, StreamMessage], None] | None = None,
         on_demoted: Callable[[SwitchSession], None] | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        """``credentials``: TLS to the switch (grpc.ssl_channel_credentials); None: plaintext."""
         self.address = address
+        self.credentials = credentials
         self.p4info = p4info
         self.device_config = device_config
         self.cookie = pipeline_cookie(p4info, device_config)
@@ -237,7 +246,11 @@ class SwitchSession:
             log.info("switch %s: stream lost while primary", self.address)
 
     def _session_once(self) -> None:
-        self._channel = grpc.insecure_channel(self.address.grpc_addr, options=CHANNEL_OPTIONS)
+        if self.credentials is None:
+            self._channel = grpc.insecure_channel(self.address.grpc_addr, options=CHANNEL_OPTIONS)
+        else:
+            self._channel = grpc.secure_channel(self.address.grpc_addr, self.credentials,
+                                                options=CHANNEL_OPTIONS)
         try:
             self._serve_channel()
         finally:
@@ -437,7 +450,7 @@ class SwitchSession:
             try:
                 self._write_bytes(req, timeout=60)
             except grpc.RpcError as e:
-                errs = write_errors(e)
+                errs = write_errors(e, len(batch))
                 if not errs:
                     raise SwitchError(f"switch {self.address}: write failed: {e.details()}") from e
                 failures.extend((start + i, code, msg) for i, code, msg in errs)

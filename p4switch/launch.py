@@ -33,6 +33,25 @@ def selected_target() -> str:
     return target
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """P4Runtime over TLS, in simple_switch_grpc's options (both switches take them)."""
+
+    cert: Path
+    key: Path
+    ca: Path | None = None  # client certificates are verified against it
+    require_client_auth: bool = False
+
+    def arguments(self) -> list[str]:
+        argv = ["--grpc-server-ssl", "--grpc-server-cert", str(self.cert),
+                "--grpc-server-key", str(self.key)]
+        if self.ca is not None:
+            argv += ["--grpc-server-cacert", str(self.ca)]
+        if self.require_client_auth:
+            argv.append("--grpc-server-with-client-auth")
+        return argv
+
+
 @dataclass
 class SwitchProcess:
     """One switch process; a context manager that always ends what it started."""
@@ -46,6 +65,7 @@ class SwitchProcess:
     interfaces: dict[int, str] = field(default_factory=dict)  # port -> Linux interface
     log_path: Path | None = None
     exec_prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", NS]
+    tls: ServerTls | None = None
     proc: subprocess.Popen | None = None
 
     @property
@@ -69,6 +89,8 @@ class SwitchProcess:
         argv += ["--", "--grpc-server-addr", self.grpc_addr]
         if self.cpu_port is not None:
             argv += ["--cpu-port", str(self.cpu_port)]
+        if self.tls is not None:
+            argv += self.tls.arguments()
         return [*self.exec_prefix, *argv]
 
     def start(self, timeout: float = 30.0) -> SwitchProcess:
@@ -79,6 +101,8 @@ class SwitchProcess:
             self.command(), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root
         )
         deadline = time.monotonic() + timeout
+        if self.tls is not None:
+            return self._wait_listening(deadline)
         channel = grpc.insecure_channel(self.grpc_addr)
         ready = grpc.channel_ready_future(channel)
         try:
@@ -98,6 +122,22 @@ class SwitchProcess:
             # Stop the future's polling before the channel goes away under it.
             ready.cancel()
             channel.close()
+
+    def _wait_listening(self, deadline: float) -> SwitchProcess:
+        """Readiness of a TLS switch, whose handshake may want a client certificate
+        this launcher does not have: its port accepts connections."""
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"switch exited with {self.proc.returncode}: {' '.join(self.command())}")
+            try:
+                socket.create_connection(("127.0.0.1", self.grpc_port), timeout=0.5).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise TimeoutError(f"switch not listening on {self.grpc_addr}") from None
+                time.sleep(0.05)
 
     def stop(self) -> int | None:
         if self.proc is None or self.proc.poll() is not None:

@@ -2,12 +2,21 @@
 
     p4lb-switch [JSON | --no-p4] [-i PORT@IFACE ...] [--packet-in ipc://PATH]
                 [--device-id N] [--log-console] [--log-level LEVEL]
-                [-- --grpc-server-addr ADDR --cpu-port N]
+                [-- --grpc-server-addr ADDR --cpu-port N
+                    --grpc-server-ssl --grpc-server-cert PEM --grpc-server-key PEM
+                    [--grpc-server-cacert PEM [--grpc-server-with-client-auth]]]
 
 simple_switch_grpc takes its gRPC options after ``--``; here they are accepted
 on either side of it, so a script can start either switch by changing the
 program name. It serves P4Runtime until SIGTERM or SIGINT, then stops cleanly
 and exits 0. Bad arguments exit 2 (argparse), a switch that cannot start 1.
+
+TLS takes simple_switch_grpc's options: --grpc-server-ssl with the server's
+certificate and key; --grpc-server-cacert, the CA that client certificates
+are verified against; --grpc-server-with-client-auth, mutual TLS (a client
+without a certificate from that CA is refused). Where simple_switch_grpc
+warns and serves in plaintext (certificates given without --grpc-server-ssl)
+or verifies clients against no CA, this switch refuses to start.
 """
 
 from __future__ import annotations
@@ -16,9 +25,12 @@ import argparse
 import json
 import logging
 import signal
+import ssl
 import sys
 import threading
 from pathlib import Path
+
+import grpc
 
 from p4switch.p4runtime import DEFAULT_ADDRESS, Device, P4RuntimeServer, ServerStartError
 from p4switch.p4runtime.errors import P4RuntimeError
@@ -95,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="HOST:PORT", help=f"P4Runtime address (default {DEFAULT_ADDRESS})")
     parser.add_argument("--cpu-port", type=_non_negative,
                         help="port for PacketIn / PacketOut (0: none, as BMv2)")
+    tls = parser.add_argument_group("TLS for P4Runtime (simple_switch_grpc's options)")
+    tls.add_argument("--grpc-server-ssl", action="store_true", help="serve P4Runtime over TLS")
+    tls.add_argument("--grpc-server-cert", type=Path, metavar="PEM",
+                     help="the server's certificate (chain)")
+    tls.add_argument("--grpc-server-key", type=Path, metavar="PEM", help="its private key")
+    tls.add_argument("--grpc-server-cacert", type=Path, metavar="PEM",
+                     help="CA certificate(s) to verify client certificates against")
+    tls.add_argument("--grpc-server-with-client-auth", action="store_true",
+                     help="mutual TLS: refuse clients without a certificate from that CA")
     return parser
 
 
@@ -113,7 +134,55 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     duplicates = sorted({p for p in ports if ports.count(p) > 1})
     if duplicates:
         parser.error(f"port {duplicates[0]} is given twice with -i")
+    _check_tls_args(parser, args)
     return args
+
+
+def _check_tls_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    files = [f"--grpc-server-{name}" for name in ("cert", "key", "cacert")
+             if getattr(args, f"grpc_server_{name}") is not None]
+    if not args.grpc_server_ssl:
+        if files or args.grpc_server_with_client_auth:
+            given = files + ["--grpc-server-with-client-auth"] * args.grpc_server_with_client_auth
+            parser.error(f"{', '.join(given)} without --grpc-server-ssl would serve "
+                         "P4Runtime in plaintext")
+        return
+    for name in ("cert", "key"):
+        if getattr(args, f"grpc_server_{name}") is None:
+            parser.error(f"--grpc-server-ssl needs --grpc-server-{name}")
+    if args.grpc_server_with_client_auth and args.grpc_server_cacert is None:
+        parser.error("--grpc-server-with-client-auth needs --grpc-server-cacert "
+                     "(the CA client certificates must come from)")
+
+
+def server_credentials(args: argparse.Namespace) -> grpc.ServerCredentials | None:
+    """TLS credentials from the command line's PEM files; None without --grpc-server-ssl."""
+    if not args.grpc_server_ssl:
+        return None
+
+    def read(path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as e:
+            raise SystemExit(f"p4lb-switch: cannot read {path}: {e.strerror}") from None
+
+    key, cert = read(args.grpc_server_key), read(args.grpc_server_cert)
+    ca = read(args.grpc_server_cacert) if args.grpc_server_cacert is not None else None
+    # gRPC only says "failed to bind" for a bad PEM; OpenSSL (via ssl) says what is wrong.
+    check = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        check.load_cert_chain(args.grpc_server_cert, args.grpc_server_key)
+    except ssl.SSLError as e:
+        raise SystemExit(f"p4lb-switch: {args.grpc_server_cert} and {args.grpc_server_key} "
+                         f"are not a certificate and its private key: {e}") from None
+    if ca is not None:
+        try:
+            check.load_verify_locations(cadata=ca.decode("ascii", "replace"))
+        except ssl.SSLError as e:
+            raise SystemExit(f"p4lb-switch: {args.grpc_server_cacert} holds no CA "
+                             f"certificate: {e}") from None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=ca, require_client_auth=args.grpc_server_with_client_auth)
 
 
 def configure_logging(args: argparse.Namespace) -> None:
@@ -159,7 +228,8 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
             except P4RuntimeError as e:
                 print(f"p4lb-switch: {args.json}: {e.message}", file=sys.stderr)
                 return 1
-        server = P4RuntimeServer(device, args.grpc_server_addr)
+        server = P4RuntimeServer(device, args.grpc_server_addr,
+                                 credentials=server_credentials(args))
         try:
             server.start()
         except ServerStartError as e:

@@ -120,19 +120,42 @@ def make_error(error: P4RuntimeError | None) -> p4runtime_pb2.Error:
     )
 
 
+# The details travel as trailing metadata (base64): past 8 KB gRPC clients may
+# refuse them, past 16 KB they do, with RESOURCE_EXHAUSTED instead of the
+# status. PI sends them whole (a 10k-update batch with errors: ~1.7 MB).
+MAX_DETAILS_BYTES = 4096
+MAX_DETAIL_MESSAGE = 160
+
+
 def batch_status(results: list[P4RuntimeError | None]) -> status_pb2.Status | None:
-    """The status of a Write batch, or None when every update succeeded."""
+    """The status of a Write batch, or None when every update succeeded.
+
+    The details hold one Error per update, in order, as far as MAX_DETAILS_BYTES
+    allows: a client finding fewer details than updates knows neither way about
+    the rest. The message always counts every failure."""
     failures = [(i, e) for i, e in enumerate(results) if e is not None]
     if not failures:
         return None
     first_index, first = failures[0]
     summary = (
         f"{len(failures)} of {len(results)} updates failed; "
-        f"first at index {first_index}: {first}"
+        f"first at index {first_index}: {_cut(str(first), 4 * MAX_DETAIL_MESSAGE)}"
     )
-    status = status_pb2.Status(code=code_pb2.UNKNOWN, message=summary)
+    status = status_pb2.Status(code=code_pb2.UNKNOWN)
+    size = 0
     for error in results:
+        if error is not None and len(error.message) > MAX_DETAIL_MESSAGE:
+            error = P4RuntimeError(error.code, _cut(error.message, MAX_DETAIL_MESSAGE))
         detail = any_pb2.Any()
         detail.Pack(make_error(error))
+        size += detail.ByteSize() + 3  # its tag and length
+        if size > MAX_DETAILS_BYTES:
+            summary += f" (details for the first {len(status.details)} updates only)"
+            break
         status.details.append(detail)
+    status.message = summary
     return status
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -25,9 +25,12 @@ class ServerStartError(Exception):
 
 class P4RuntimeServer:
     def __init__(self, device: Device, address: str = DEFAULT_ADDRESS,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 credentials: grpc.ServerCredentials | None = None) -> None:
+        """``credentials``: TLS (grpc.ssl_server_credentials); None: plaintext."""
         self.device = device
         self.address = address
+        self.credentials = credentials
         self.service = P4RuntimeService(device)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=MAX_OPEN_STREAMS + 12,
@@ -45,15 +48,18 @@ class P4RuntimeServer:
     def start(self) -> int:
         """Bind and start serving; returns the bound TCP port."""
         try:
-            port = self._server.add_insecure_port(self.address)
+            if self.credentials is None:
+                port = self._server.add_insecure_port(self.address)
+            else:
+                port = self._server.add_secure_port(self.address, self.credentials)
         except RuntimeError as e:
             raise ServerStartError(f"cannot listen on {self.address}: {e}") from None
         if port == 0:
             raise ServerStartError(f"cannot listen on {self.address}")
         self._server.start()
         self.port = port
-        log.info("P4Runtime server for device %d listening on %s", self.device.device_id,
-                 self.address)
+        log.info("P4Runtime server for device %d listening on %s%s", self.device.device_id,
+                 self.address, "" if self.credentials is None else " (TLS)")
         return port
 
     def stop(self, grace: float = 1.0) -> None:

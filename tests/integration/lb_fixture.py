@@ -71,9 +71,11 @@ class PacketWire:
 class SwitchReader:
     """Reads the switch's tables back, independently of the controller under test."""
 
-    def __init__(self, grpc_addr: str, schema: P4Schema, device_id: int = 0) -> None:
+    def __init__(self, grpc_addr: str, schema: P4Schema, device_id: int = 0,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         self.device_id = device_id
-        self.channel = grpc.insecure_channel(grpc_addr)
+        self.channel = (grpc.insecure_channel(grpc_addr) if credentials is None
+                        else grpc.secure_channel(grpc_addr, credentials))
         self.stub = p4runtime_pb2_grpc.P4RuntimeStub(self.channel)
         self.schema = schema
 

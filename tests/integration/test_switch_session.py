@@ -7,7 +7,7 @@ import pytest
 
 from controller.p4_schema import DecodedEntry, P4Schema
 from controller.p4runtime_wire import EntryCodec
-from controller.switch_session import SwitchAddress, SwitchSession
+from controller.switch_session import SwitchAddress, SwitchError, SwitchSession
 from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON, lb_p4info, wait_for
 
@@ -56,5 +56,23 @@ def test_a_table_bigger_than_grpcs_default_message_limit_reads_back(switch) -> N
         back = wait_for(lambda: session.read_table(schema.table("maglev").id), timeout=60)
         assert len(back) == len(entries)
         assert {codec.decode(b) for b in back} == set(entries)
+    finally:
+        session.stop()
+
+
+def test_every_failed_update_of_a_big_batch_is_reported(switch) -> None:
+    """A switch may cut a failed batch's per-update details short (gRPC's metadata
+    limit); the updates past them are reported failed, never taken as written."""
+    session = SwitchSession(SwitchAddress(switch.grpc_addr), lb_p4info(), LB_JSON.read_bytes(),
+                            election_id=7)
+    session.start()
+    try:
+        assert session.wait_ready(20)
+        codec = EntryCodec(P4Schema(lb_p4info()))
+        same = codec.update(1, DecodedEntry("maglev", (1, 5), "use_bucket_as", (1,)))
+        with pytest.raises(SwitchError) as e:
+            session.write([same] * 3000)
+        assert {i for i, _, _ in e.value.errors} == set(range(1, 3000))
+        assert "2999 of 3000" in str(e.value)
     finally:
         session.stop()

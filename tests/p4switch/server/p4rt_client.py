@@ -128,11 +128,13 @@ class Controller:
     """One P4Runtime client with an open StreamChannel (optionally arbitrated)."""
 
     def __init__(self, address: str, device_id: int = 0, election_id: tuple | None = (0, 1),
-                 role: str = "", arbitrate: bool = True) -> None:
+                 role: str = "", arbitrate: bool = True,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         self.device_id = device_id
         self.election_id = election_id
         self.role = role
-        self.channel = grpc.insecure_channel(address)
+        self.channel = (grpc.insecure_channel(address) if credentials is None
+                        else grpc.secure_channel(address, credentials))
         self.stub = p4runtime_pb2_grpc.P4RuntimeStub(self.channel)
         self._out: queue.Queue = queue.Queue()
         self.received: dict[str, queue.Queue] = {

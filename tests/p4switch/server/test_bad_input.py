@@ -203,3 +203,22 @@ def test_a_write_that_does_not_parse_is_refused_whole(forwarding):
             assert c.read(dmac) == before, (stray, second.hex())
     assert refused > 50  # the mutations are malformed, as meant
     assert_still_forwarding(switch, c, names)
+
+
+def test_a_huge_failing_batch_keeps_its_count_within_grpc_limits(forwarding):
+    """10,000 updates, 9,999 refused: one p4.v1.Error each would be ~1 MB of
+    trailing metadata, which a client with gRPC's default limit cannot take in
+    (RESOURCE_EXHAUSTED). The details are capped; the count is kept."""
+    switch, c, names = forwarding
+    same = update(Update.INSERT, table_entry=names.entry(
+        "dmac", {"hdr.ethernet.dst": 0x0300000001}, "forward", port=2))
+    with pytest.raises(grpc.RpcError) as e:
+        c.write(*[same] * 10_000)
+    assert e.value.code() == grpc.StatusCode.UNKNOWN, e.value.details()
+    assert says(e.value.details(), "9999 of 10000 updates failed", "first at index 1")
+    details = write_errors(e.value)
+    assert 0 < len(details) <= 10_000
+    assert details[0][0] == code_pb2.OK
+    assert all(code == code_pb2.ALREADY_EXISTS for code, _ in details[1:])
+    c.write(update(Update.DELETE, table_entry=same.entity.table_entry))
+    assert_still_forwarding(switch, c, names)
