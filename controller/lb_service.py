@@ -13,17 +13,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_network
 from pathlib import Path
 
 from p4.config.v1 import p4info_pb2
 
 from controller import cli_grammar as g
+from controller.health_checker import HealthChecker, ProbeTarget, Transition
 from controller.lb_config_document import ConfigDocumentError, from_json, to_json
 from controller.lb_dataplane import LbDataPlane, SyncReport
 from controller.lb_model import LbConfig
 from controller.lb_tables import AsPlan, DataPlanePlan, RoutePlan, VipPlan
-from controller.lb_values import LbConfigError, Vip
+from controller.lb_values import CPU_PORT, DownAction, LbConfigError, State, Vip
 from controller.management_api import CommandError
 from controller.show_data import (
     flows_data,
@@ -92,6 +93,10 @@ def plan_from_config(config: LbConfig) -> DataPlanePlan:
             r.next_hop_mac.value,
         )  # fmt: skip
         for r in config.routes()
+    ) + tuple(
+        # Health-check answers come back to these: the switch sends them to the CPU.
+        RoutePlan(ip_network(source), CPU_PORT, 0, 0, to_cpu=True)
+        for source in (conf.hc4_src, conf.hc6_src) if source is not None
     )
     return DataPlanePlan(
         ip4_src=conf.ip4_src or IPv4Address(0),
@@ -148,7 +153,11 @@ class LbService:
             is_live_as=self._is_live_as,
             on_flows_gone=self._on_flows_gone,
         )  # fmt: skip
+        self.health = HealthChecker(self.dataplane.send_probe, self._on_health_change)
+        self.dataplane.on_packet_in = self.health.packet_in
+        self._sync_health()
         self.dataplane.apply(plan_from_config(self.config))
+        self.health.start()
         self._stop = threading.Event()
         self._housekeeper: threading.Thread | None = None
         if housekeeping:
@@ -159,7 +168,45 @@ class LbService:
         self._stop.set()
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
+        self.health.close()
         self.dataplane.stop()
+
+    # --- health checks ------------------------------------------------------------------
+
+    def _sync_health(self) -> None:
+        """Tells the checker what to probe, and marks the ASs it holds down."""
+        targets = []
+        for vip in self.config.vips():
+            goal = vip.probe_target()
+            if goal is None or vip.health is None:
+                continue
+            source = self.config.conf.hc4_src if vip.prefix.version == 4 \
+                else self.config.conf.hc6_src
+            if source is None:
+                continue
+            labels = (str(vip.prefix), None if vip.protocol is None else str(vip.protocol),
+                      vip.port)
+            targets += [
+                ProbeTarget(vip.vip_id, a.as_id, str(vip.key), labels, a.address, source,
+                            goal[0], goal[1], vip.health)
+                for a in vip.sorted_ases() if a.state is State.USED
+            ]
+        self.health.configure(targets)
+        for vip in self.config.vips():
+            for a in vip.ases.values():
+                a.healthy = self.health.is_up(vip.vip_id, a.as_id)
+
+    def _on_health_change(self, transitions: list[Transition]) -> None:
+        """An AS went down (no new flows; its flows flushed if the check says so) or up."""
+        with self._lock:
+            flush = {t.target.as_id for t in transitions
+                     if not t.up and t.target.check.on_down is DownAction.FLUSH}
+            self._sync_health()
+            self._update_live_pairs()
+            if flush:
+                self.dataplane.learner.flush(lambda _k, as_id: as_id in flush)
+                self._refresh_flow_counts()
+            self._commit()
 
     # --- flow tracking feedback ------------------------------------------------------
 
@@ -214,6 +261,7 @@ class LbService:
 
     def _commit(self) -> SyncReport:
         """Saves the configuration and pushes it to the switches."""
+        self._sync_health()
         self._update_live_pairs()
         if self.state_path is not None:
             save_atomically(self.state_path, to_json(self.config))
@@ -330,6 +378,8 @@ class LbService:
                 SwitchStatus(name, s.connected.is_set(), s.is_primary)
                 for name, s in self.dataplane.sessions.items()
             ),
+            health=self.health.status(),
+            health_events=self.health.event_list(),
         )
 
     def _read_counters(self, vips: bool = True) -> dict[str, dict[int, tuple[int, int]]]:
