@@ -23,22 +23,38 @@ that may come next, for interactive shells.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
+from controller.cli_reader import (
+    Completion,
+    ParseError,
+    Reader,
+    choice,
+    milliseconds,
+    number,
+    options,
+    power_of_two,
+)
 from controller.lb_model import LbConfig
 from controller.lb_values import (
     DEFAULT_NEW_LEN,
     MAX_BUCKETS,
+    MAX_HC_COUNT,
+    MAX_HC_FLAP_WINDOW,
+    MAX_HC_INTERVAL_MS,
     MAX_NEW_LEN,
     MAX_PENDING_TIMEOUT_MS,
     MAX_PORT,
     MAX_SWITCH_PORT,
     MAX_TIMEOUT,
     MAX_WEIGHT,
+    MIN_HC_INTERVAL_MS,
+    MIN_HC_TIMEOUT_MS,
+    DownAction,
     Encap,
+    HealthCheck,
     IPAddress,
     IPNetwork,
     LbConfigError,
@@ -46,29 +62,10 @@ from controller.lb_values import (
     Protocol,
     SrvType,
     VipKey,
-    check_int,
-    check_power_of_two,
     make_vip_key,
     parse_address,
-    parse_enum,
     parse_network,
 )
-
-_T = TypeVar("_T")
-
-
-class ParseError(LbConfigError):
-    """A command line the grammar does not allow.
-
-    ``position`` is the index of the offending token (``len(tokens)`` when the
-    line ended too early), ``expected`` the words that would have fitted.
-    """
-
-    def __init__(self, context: str, problem: str, position: int, expected: Sequence[str] = ()):
-        super().__init__(f"{context}: {problem}" if context else problem)
-        self.position = position
-        self.expected = tuple(expected)
-
 
 # ----------------------------------------------------------------- commands
 
@@ -79,6 +76,8 @@ class ConfCommand:
     ip6_src: IPAddress | None = None
     buckets: int | None = None
     timeout: int | None = None
+    hc4_src: IPAddress | None = None
+    hc6_src: IPAddress | None = None
     pending_timeout_ms: int | None = None
 
     def apply(self, config: LbConfig) -> object:
@@ -86,10 +85,9 @@ class ConfCommand:
             "buckets": self.buckets, "timeout": self.timeout,
             "pending_timeout_ms": self.pending_timeout_ms,
         }
-        if self.ip4_src is not None:
-            changes["ip4_src"] = self.ip4_src
-        if self.ip6_src is not None:
-            changes["ip6_src"] = self.ip6_src
+        for name in ("ip4_src", "ip6_src", "hc4_src", "hc6_src"):
+            if getattr(self, name) is not None:
+                changes[name] = getattr(self, name)
         return config.set_conf(**changes)  # type: ignore[arg-type]
 
 
@@ -136,6 +134,17 @@ class FlushVipCommand:
 
     def apply(self, config: LbConfig) -> object:
         return config.flush_vip(self.vip_key)
+
+
+@dataclass(frozen=True)
+class HealthCheckCommand:
+    vip_key: VipKey
+    check: HealthCheck | None  # None: delete the VIP's check
+
+    def apply(self, config: LbConfig) -> object:
+        if self.check is None:
+            return config.del_health_check(self.vip_key)
+        return config.set_health_check(self.vip_key, self.check)
 
 
 @dataclass(frozen=True)
@@ -199,7 +208,7 @@ class HelpCommand:
 
 ConfigCommand = (
     ConfCommand | VipCommand | AsCommand | FlushVipCommand | FlushAllFlowsCommand
-    | RouteCommand | RouteDelCommand
+    | HealthCheckCommand | RouteCommand | RouteDelCommand
 )  # fmt: skip
 ShowCommand = (
     ShowLbCommand | ShowVipsCommand | ShowFlowsCommand | ShowRoutesCommand
@@ -209,12 +218,17 @@ Command = ConfigCommand | ShowCommand
 
 HELP = """\
 lb conf [ip4-src-address A] [ip6-src-address A] [buckets N] [buckets-log2 N]
-        [timeout S] [pending-timeout MS]
+        [timeout S] [pending-timeout MS] [hc4-src-address A] [hc6-src-address A]
 lb vip <prefix> [protocol (tcp|udp) port N] [encap (gre4|gre6|l3dsr|nat4|nat6)]
        [dscp N] [type (clusterip|nodeport)] [target_port N] [new_len N]
        [src_ip_sticky] [del]
 lb as <vip-prefix> [protocol (tcp|udp) port N] <addr>... [weight 0-100] [del] [flush]
 lb flush vip <prefix> [protocol (tcp|udp) port N]
+lb health-check <vip-prefix> [protocol (tcp|udp) port N] [check_port N] [address A]
+       [interval S] [timeout S] [rise N] [fall N] [on_down (drain|flush)]
+       [flap_window S] [del]
+    (TCP SYN probes through the data path, from hc4/hc6-src-address; defaults
+     interval 2 timeout 1 rise 2 fall 3 on_down drain flap_window 60)
 test lb flowtable flush
 show lb
 show lb vips [verbose]
@@ -228,183 +242,36 @@ help
 """
 
 
-# ------------------------------------------------------------------ reader
-
-
-class _Completion(Exception):
-    """Raised in completion mode when the parser reaches the end of the words."""
-
-    def __init__(self, candidates: Iterable[str]) -> None:
-        self.candidates = list(candidates)
-
-
-class _Reader:
-    """The words of one line, consumed left to right."""
-
-    def __init__(
-        self, tokens: list[str], completing: bool = False, config: LbConfig | None = None
-    ) -> None:
-        self.tokens = tokens
-        self.pos = 0
-        self.completing = completing
-        self.config = config
-
-    def context(self, upto: int) -> str:
-        return " ".join(self.tokens[: upto + 1])
-
-    def fail(self, problem: str, at: int | None = None, expected: Sequence[str] = ()) -> ParseError:
-        at = self.pos if at is None else at
-        return ParseError(self.context(at), problem, at, expected)
-
-    def done(self, candidates: Iterable[str] = ()) -> bool:
-        """True at the end of the line (in completion mode: offer ``candidates``)."""
-        if self.pos < len(self.tokens):
-            return False
-        if self.completing:
-            raise _Completion(candidates)
-        return True
-
-    def keyword(self, choices: Sequence[str], what: str) -> str:
-        if self.done(choices):
-            raise self.fail(
-                f"missing {what}, expected one of {', '.join(choices)}", expected=choices
-            )
-        token = self.tokens[self.pos]
-        try:
-            word = resolve_keyword(token, choices, what)
-        except LbConfigError as e:
-            raise self.fail(str(e), expected=choices) from None
-        if word is None:
-            raise self.fail(
-                f"unknown {what} {token!r}, expected one of {', '.join(choices)}",
-                expected=choices,
-            )
-        self.pos += 1
-        return word
-
-    def value(self, what: str, convert: Callable[[str], _T], candidates: Sequence[str] = ()) -> _T:
-        """The next word, converted; errors from ``convert`` are reported at that word."""
-        if self.done(candidates):
-            raise self.fail(f"expected {what}", expected=candidates)
-        token = self.tokens[self.pos]
-        try:
-            result = convert(token)
-        except LbConfigError as e:
-            raise self.fail(str(e), expected=candidates) from None
-        self.pos += 1
-        return result
-
-    def vip_prefixes(self) -> list[str]:
-        if self.config is None:
-            return []
-        return sorted({str(v.prefix) for v in self.config.vips()})
-
-
-def resolve_keyword(token: str, choices: Sequence[str], what: str) -> str | None:
-    """The keyword ``token`` names: itself, or the one choice it is a prefix of.
-
-    None when it names none; an LbConfigError naming the candidates when it
-    is a prefix of several (an exact match always wins: ``buckets``).
-    """
-    if token in choices:
-        return token
-    matches = [c for c in choices if c.startswith(token)]
-    if len(matches) > 1:
-        raise LbConfigError(f"ambiguous {what} {token!r}: could be {', '.join(matches)}")
-    return matches[0] if matches else None
-
-
-def _number(what: str, low: int, high: int) -> Callable[[str], int]:
-    def convert(token: str) -> int:
-        if not token.isascii() or not token.isdigit():
-            raise LbConfigError(f"{what} {token!r} is not a decimal number")
-        return check_int(int(token), what, low, high)
-
-    return convert
-
-
-def _power_of_two(what: str, high: int) -> Callable[[str], int]:
-    def convert(token: str) -> int:
-        return check_power_of_two(_number(what, 0, 1 << 64)(token), what, high)
-
-    return convert
-
-
-def _choice(enum_type: type[enum.StrEnum], what: str) -> Callable[[str], enum.StrEnum]:
-    values = [m.value for m in enum_type]
-
-    def convert(token: str) -> enum.StrEnum:
-        return parse_enum(enum_type, resolve_keyword(token, values, what) or token, what)
-
-    return convert
-
-
-def _options(
-    reader: _Reader,
-    names: Sequence[str],
-    extra: Callable[[str], bool] | None = None,
-    extra_candidates: Iterable[str] = (),
-    values: dict[str, Callable[[_Reader], object]] | None = None,
-) -> dict[str, Any]:
-    """Reads ``name [value]`` options in any order, each at most once.
-
-    An option's value is read by its entry in ``values`` (default
-    ``_OPTION_VALUES``); an option without an entry is a flag (True).
-    ``extra`` may consume a word that is not an option (AS addresses).
-    """
-    values = _OPTION_VALUES if values is None else values
-    seen: dict[str, Any] = {}
-    while not reader.done([n for n in names if n not in seen] + list(extra_candidates)):
-        try:
-            name = resolve_keyword(reader.tokens[reader.pos], names, "option")
-        except LbConfigError as e:
-            raise reader.fail(str(e), expected=names) from None
-        if name is None:
-            token = reader.tokens[reader.pos]
-            if extra is not None and extra(token):
-                continue
-            what = "an AS address or one of" if extra is not None else "one of"
-            raise reader.fail(
-                f"unknown option {token!r}, expected {what} {', '.join(names)}",
-                expected=names,
-            )
-        token = name
-        if token in seen:
-            raise reader.fail(f"{token!r} is given twice")
-        reader.pos += 1
-        read_value = values.get(token)
-        seen[token] = True if read_value is None else read_value(reader)
-    return seen
-
-
-_OPTION_VALUES: dict[str, Callable[[_Reader], object]] = {
+_OPTION_VALUES: dict[str, Callable[[Reader], object]] = {
     "ip4-src-address": lambda r: r.value("an IPv4 address", _source(4)),
     "ip6-src-address": lambda r: r.value("an IPv6 address", _source(6)),
-    "buckets": lambda r: r.value("a bucket count", _power_of_two("buckets", MAX_BUCKETS)),
-    "buckets-log2": lambda r: r.value("a bucket count's log2", _number("buckets-log2", 0, 31)),
-    "timeout": lambda r: r.value("a timeout in seconds", _number("timeout", 1, MAX_TIMEOUT)),
+    "buckets": lambda r: r.value("a bucket count", power_of_two("buckets", MAX_BUCKETS)),
+    "buckets-log2": lambda r: r.value("a bucket count's log2", number("buckets-log2", 0, 31)),
+    "timeout": lambda r: r.value("a timeout in seconds", number("timeout", 1, MAX_TIMEOUT)),
+    "hc4-src-address": lambda r: r.value("an IPv4 address", _source(4, "hc4-src-address")),
+    "hc6-src-address": lambda r: r.value("an IPv6 address", _source(6, "hc6-src-address")),
     "pending-timeout": lambda r: r.value(
         "a pending lifetime in milliseconds",
-        _number("pending-timeout", 0, MAX_PENDING_TIMEOUT_MS),
+        number("pending-timeout", 0, MAX_PENDING_TIMEOUT_MS),
     ),
     "protocol": lambda r: r.value(
-        "a protocol: tcp, udp", _choice(Protocol, "protocol"), [p.value for p in Protocol]
+        "a protocol: tcp, udp", choice(Protocol, "protocol"), [p.value for p in Protocol]
     ),
-    "port": lambda r: r.value("a port number", _number("port", 0, MAX_PORT)),
+    "port": lambda r: r.value("a port number", number("port", 0, MAX_PORT)),
     "encap": lambda r: r.value(
         "an encap: " + ", ".join(e.value for e in Encap),
-        _choice(Encap, "encap"),
+        choice(Encap, "encap"),
         [e.value for e in Encap],
     ),
-    "dscp": lambda r: r.value("a DSCP value 0-63", _number("dscp", 0, 63)),
+    "dscp": lambda r: r.value("a DSCP value 0-63", number("dscp", 0, 63)),
     "type": lambda r: r.value(
         "a service type: clusterip, nodeport",
-        _choice(SrvType, "type"),
+        choice(SrvType, "type"),
         [t.value for t in SrvType],
     ),  # fmt: skip
-    "target_port": lambda r: r.value("a port number", _number("target_port", 1, MAX_PORT)),
-    "new_len": lambda r: r.value("a table size", _power_of_two("new_len", MAX_NEW_LEN)),
-    "weight": lambda r: r.value("a weight 0-100", _number("weight", 0, MAX_WEIGHT)),
+    "target_port": lambda r: r.value("a port number", number("target_port", 1, MAX_PORT)),
+    "new_len": lambda r: r.value("a table size", power_of_two("new_len", MAX_NEW_LEN)),
+    "weight": lambda r: r.value("a weight 0-100", number("weight", 0, MAX_WEIGHT)),
     "via": lambda r: r.value("a next-hop MAC address", lambda t: MacAddress.parse(t, "MAC")),
     "src-mac": lambda r: r.value("a source MAC address", lambda t: MacAddress.parse(t, "MAC")),
 }
@@ -412,12 +279,29 @@ _OPTION_VALUES: dict[str, Callable[[_Reader], object]] = {
 _ROUTE_OPTION_VALUES = {
     **_OPTION_VALUES,
     # A switch port, not an L4 port.
-    "port": lambda r: r.value("a switch port number", _number("port", 0, MAX_SWITCH_PORT)),
+    "port": lambda r: r.value("a switch port number", number("port", 0, MAX_SWITCH_PORT)),
 }
 
 
-def _source(version: int) -> Callable[[str], IPAddress]:
-    what = f"ip{version}-src-address"
+_HC_OPTION_VALUES = {
+    **_OPTION_VALUES,
+    "check_port": lambda r: r.value("a TCP port", number("check_port", 1, MAX_PORT)),
+    "address": lambda r: r.value("a VIP address", lambda t: parse_address(t, "address")),
+    "interval": lambda r: r.value("seconds between probes", milliseconds(
+        "interval", MIN_HC_INTERVAL_MS, MAX_HC_INTERVAL_MS)),
+    "timeout": lambda r: r.value("seconds to wait for an answer", milliseconds(
+        "timeout", MIN_HC_TIMEOUT_MS, MAX_HC_INTERVAL_MS)),
+    "rise": lambda r: r.value("a count of successes", number("rise", 1, MAX_HC_COUNT)),
+    "fall": lambda r: r.value("a count of failures", number("fall", 1, MAX_HC_COUNT)),
+    "on_down": lambda r: r.value("drain or flush", choice(DownAction, "on_down"),
+                                 [a.value for a in DownAction]),
+    "flap_window": lambda r: r.value("seconds (0: no damping)", number(
+        "flap_window", 0, MAX_HC_FLAP_WINDOW)),
+}
+
+
+def _source(version: int, what: str | None = None) -> Callable[[str], IPAddress]:
+    what = what or f"ip{version}-src-address"
 
     def convert(token: str) -> IPAddress:
         address = parse_address(token, what)
@@ -428,7 +312,7 @@ def _source(version: int) -> Callable[[str], IPAddress]:
     return convert
 
 
-def _vip_key(reader: _Reader, prefix: IPNetwork, seen: dict[str, Any]) -> VipKey:
+def _vip_key(reader: Reader, prefix: IPNetwork, seen: dict[str, Any]) -> VipKey:
     """The VIP key from a prefix and the protocol/port options read after it."""
     protocol, port = seen.get("protocol"), seen.get("port")
     if protocol is not None and port is None:
@@ -439,19 +323,19 @@ def _vip_key(reader: _Reader, prefix: IPNetwork, seen: dict[str, Any]) -> VipKey
         raise reader.fail(str(e), at=len(reader.tokens) - 1) from None
 
 
-def _prefix(reader: _Reader, what: str = "VIP prefix") -> IPNetwork:
+def _prefix(reader: Reader, what: str = "VIP prefix") -> IPNetwork:
     return reader.value(f"a {what}", lambda t: parse_network(t, what), reader.vip_prefixes())
 
 
 # ---------------------------------------------------------------- commands
 
 
-def _lb_conf(reader: _Reader) -> ConfCommand:
+def _lb_conf(reader: Reader) -> ConfCommand:
     names = ("ip4-src-address", "ip6-src-address", "buckets", "buckets-log2", "timeout",
-             "pending-timeout")
+             "pending-timeout", "hc4-src-address", "hc6-src-address")
     if reader.done(names):
         raise reader.fail(f"expected one of {', '.join(names)}", expected=names)
-    seen = _options(reader, names)
+    seen = options(reader, names, values=_OPTION_VALUES)
     buckets = seen.get("buckets")
     if "buckets-log2" in seen:
         if buckets is not None:
@@ -459,8 +343,34 @@ def _lb_conf(reader: _Reader) -> ConfCommand:
         buckets = 1 << seen["buckets-log2"]
     return ConfCommand(
         seen.get("ip4-src-address"), seen.get("ip6-src-address"), buckets, seen.get("timeout"),
-        seen.get("pending-timeout"),
+        seen.get("hc4-src-address"), seen.get("hc6-src-address"), seen.get("pending-timeout"),
     )
+
+
+_HC_SETTINGS = ("check_port", "address", "interval", "timeout", "rise", "fall", "on_down",
+                "flap_window")
+
+
+def _lb_health_check(reader: Reader) -> HealthCheckCommand:
+    prefix = _prefix(reader)
+    seen = options(reader, ("protocol", "port", *_HC_SETTINGS, "del"), values=_HC_OPTION_VALUES)
+    key = _vip_key(reader, prefix, seen)
+    if "del" in seen:
+        given = [s for s in _HC_SETTINGS if s in seen]
+        if given:
+            raise reader.fail(f"{given[0]!r} does not go with 'del'", at=len(reader.tokens) - 1)
+        return HealthCheckCommand(key, None)
+    defaults = HealthCheck()
+    return HealthCheckCommand(key, HealthCheck(
+        check_port=seen.get("check_port"),
+        address=seen.get("address"),
+        interval_ms=seen.get("interval", defaults.interval_ms),
+        timeout_ms=seen.get("timeout", defaults.timeout_ms),
+        rise=seen.get("rise", defaults.rise),
+        fall=seen.get("fall", defaults.fall),
+        on_down=seen.get("on_down", defaults.on_down),
+        flap_window=seen.get("flap_window", defaults.flap_window),
+    ))  # fmt: skip
 
 
 # The VIP settings' CLI words and the Vip attributes they set.
@@ -469,9 +379,9 @@ _VIP_SETTINGS = {"encap": "encap", "dscp": "dscp", "type": "srv_type",
                  "src_ip_sticky": "src_ip_sticky"}  # fmt: skip
 
 
-def _lb_vip(reader: _Reader) -> VipCommand:
+def _lb_vip(reader: Reader) -> VipCommand:
     prefix = _prefix(reader)
-    seen = _options(reader, ("protocol", "port", *_VIP_SETTINGS, "del"))
+    seen = options(reader, ("protocol", "port", *_VIP_SETTINGS, "del"), values=_OPTION_VALUES)
     key = _vip_key(reader, prefix, seen)
     if "del" in seen:
         # VPP accepts the VIP's settings with del; the model checks they fit it.
@@ -489,7 +399,7 @@ def _lb_vip(reader: _Reader) -> VipCommand:
     )
 
 
-def _lb_as(reader: _Reader) -> AsCommand:
+def _lb_as(reader: Reader) -> AsCommand:
     prefix = _prefix(reader)
     addresses: list[IPAddress] = []
 
@@ -507,7 +417,8 @@ def _lb_as(reader: _Reader) -> AsCommand:
     if reader.config is not None:
         known = [str(a.address) for v in reader.config.vips() if v.prefix == prefix
                  for a in v.sorted_ases()]  # fmt: skip
-    seen = _options(reader, ("protocol", "port", "weight", "del", "flush"), address, known)
+    seen = options(reader, ("protocol", "port", "weight", "del", "flush"), address, known,
+                   _OPTION_VALUES)
     key = _vip_key(reader, prefix, seen)
     last = len(reader.tokens) - 1
     if not addresses:
@@ -519,16 +430,18 @@ def _lb_as(reader: _Reader) -> AsCommand:
     return AsCommand(key, tuple(addresses), seen.get("weight"), "del" in seen, "flush" in seen)
 
 
-def _vip_key_after(reader: _Reader) -> VipKey:
+def _vip_key_after(reader: Reader) -> VipKey:
     prefix = _prefix(reader)
-    seen = _options(reader, ("protocol", "port"))
+    seen = options(reader, ("protocol", "port"), values=_OPTION_VALUES)
     return _vip_key(reader, prefix, seen)
 
 
-def _lb(reader: _Reader) -> Command:
-    word = reader.keyword(("conf", "vip", "as", "flush"), "lb command")
+def _lb(reader: Reader) -> Command:
+    word = reader.keyword(("conf", "vip", "as", "flush", "health-check"), "lb command")
     if word == "conf":
         return _lb_conf(reader)
+    if word == "health-check":
+        return _lb_health_check(reader)
     if word == "vip":
         return _lb_vip(reader)
     if word == "as":
@@ -537,7 +450,7 @@ def _lb(reader: _Reader) -> Command:
     return FlushVipCommand(_vip_key_after(reader))
 
 
-def _show(reader: _Reader) -> Command:
+def _show(reader: Reader) -> Command:
     word = reader.keyword(("lb", "ip", "running-config"), "show target")
     if word == "running-config":
         _end(reader)
@@ -561,26 +474,26 @@ def _show(reader: _Reader) -> Command:
     return ShowFlowsCommand(_vip_key_after(reader))
 
 
-def _ip(reader: _Reader) -> Command:
+def _ip(reader: Reader) -> Command:
     reader.keyword(("route",), "ip command")
     word = reader.keyword(("add", "replace", "del"), "route command")
     prefix = _prefix(reader, "route prefix")
     if word == "del":
         _end(reader)
         return RouteDelCommand(prefix)
-    seen = _options(reader, ("via", "port", "src-mac"), values=_ROUTE_OPTION_VALUES)
+    seen = options(reader, ("via", "port", "src-mac"), values=_ROUTE_OPTION_VALUES)
     missing = [n for n in ("via", "port") if n not in seen]
     if missing:
         raise reader.fail(f"expected '{missing[0]}'", at=len(reader.tokens) - 1, expected=missing)
     return RouteCommand(prefix, seen["port"], seen["via"], seen.get("src-mac"), word == "replace")
 
 
-def _end(reader: _Reader) -> None:
+def _end(reader: Reader) -> None:
     if not reader.done():
         raise reader.fail(f"unexpected {reader.tokens[reader.pos]!r} at the end of the command")
 
 
-def _test(reader: _Reader) -> Command:
+def _test(reader: Reader) -> Command:
     reader.keyword(("lb",), "test command")
     reader.keyword(("flowtable",), "test lb command")
     reader.keyword(("flush",), "flowtable command")
@@ -588,7 +501,7 @@ def _test(reader: _Reader) -> Command:
     return FlushAllFlowsCommand()
 
 
-def _command(reader: _Reader) -> Command:
+def _command(reader: Reader) -> Command:
     word = reader.keyword(("lb", "show", "ip", "test", "help"), "command")
     if word == "lb":
         return _lb(reader)
@@ -604,7 +517,7 @@ def _command(reader: _Reader) -> Command:
 
 def parse(line: str) -> Command:
     """Parses one command line; raises ParseError naming the offending word."""
-    return _command(_Reader(line.split()))
+    return _command(Reader(line.split()))
 
 
 def complete(line: str, config: LbConfig | None = None) -> list[str]:
@@ -616,8 +529,8 @@ def complete(line: str, config: LbConfig | None = None) -> list[str]:
     tokens = line.split()
     partial = "" if not line or line[-1].isspace() else tokens.pop()
     try:
-        _command(_Reader(tokens, completing=True, config=config))
-    except _Completion as c:
+        _command(Reader(tokens, completing=True, config=config))
+    except Completion as c:
         return sorted({w for w in c.candidates if w.startswith(partial)})
     except ParseError:
         return []

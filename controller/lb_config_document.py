@@ -29,12 +29,15 @@ from controller.lb_values import (
     DEFAULT_WEIGHT,
     MAX_WEIGHT,
     As,
+    DownAction,
     Encap,
+    HealthCheck,
     LbConfigError,
     SrvType,
     State,
     Vip,
     check_int,
+    format_ms,
     make_vip_key,
     parse_address,
     parse_enum,
@@ -62,6 +65,8 @@ def to_document(config: LbConfig) -> dict[str, Any]:
             "buckets": conf.buckets,
             "timeout": conf.timeout,
             "pending_timeout_ms": conf.pending_timeout_ms,
+            "hc4_src": None if conf.hc4_src is None else str(conf.hc4_src),
+            "hc6_src": None if conf.hc6_src is None else str(conf.hc6_src),
         },
         "last_vip_id": config.vip_id_pool.last,
         "last_as_id": config.as_id_pool.last,
@@ -91,10 +96,24 @@ def _vip_document(vip: Vip) -> dict[str, Any]:
         "new_len": vip.new_len,
         "src_ip_sticky": vip.src_ip_sticky,
         "state": str(vip.state),
+        "health": None if vip.health is None else _health_document(vip.health),
         "ases": [
             {"id": a.as_id, "address": str(a.address), "weight": a.weight, "state": str(a.state)}
             for a in vip.sorted_ases()
         ],
+    }
+
+
+def _health_document(check: HealthCheck) -> dict[str, Any]:
+    return {
+        "check_port": check.check_port,
+        "address": None if check.address is None else str(check.address),
+        "interval_ms": check.interval_ms,
+        "timeout_ms": check.timeout_ms,
+        "rise": check.rise,
+        "fall": check.fall,
+        "on_down": str(check.on_down),
+        "flap_window": check.flap_window,
     }
 
 
@@ -175,12 +194,21 @@ def from_document(document: object, **limits: int) -> LbConfig:
             timeout=conf.get("timeout", int),
             # optional: documents written before the pending table lack it
             pending_timeout_ms=conf.get("pending_timeout_ms", int, optional=True),
+            # Absent from documents saved before health checks existed.
+            hc4_src=conf.get("hc4_src", str, optional=True),
+            hc6_src=conf.get("hc6_src", str, optional=True),
         ),
     )
     for i, raw in enumerate(top.get("vips", list)):
         path = f"vips[{i}]"
-        vip = _vip_from_document(_Fields(raw, path))
+        fields = _Fields(raw, path)
+        vip = _vip_from_document(fields)
         _at(path, lambda vip=vip: config.restore_vip(vip))
+        health = fields.get("health", dict, optional=True)
+        if health is not None:
+            check = _health_from_document(_Fields(health, f"{path}.health"))
+            _at(f"{path}.health",
+                lambda vip=vip, check=check: config.set_health_check(vip.key, check))
     _at(
         "last_vip_id",
         lambda: config.restore_id_cursors(top.get("last_vip_id", int), top.get("last_as_id", int)),
@@ -232,6 +260,23 @@ def _vip_from_document(fields: _Fields) -> Vip:
     return _at(fields.path, build)
 
 
+def _health_from_document(fields: _Fields) -> HealthCheck:
+    def build() -> HealthCheck:
+        address = fields.get("address", str, optional=True)
+        return HealthCheck(
+            check_port=fields.get("check_port", int, optional=True),
+            address=None if address is None else parse_address(address, "address"),
+            interval_ms=fields.get("interval_ms", int),
+            timeout_ms=fields.get("timeout_ms", int),
+            rise=fields.get("rise", int),
+            fall=fields.get("fall", int),
+            on_down=parse_enum(DownAction, fields.get("on_down", str), "on_down"),
+            flap_window=fields.get("flap_window", int),
+        )
+
+    return _at(fields.path, build)
+
+
 def _as_from_document(fields: _Fields) -> As:
     def build() -> As:
         return As(
@@ -269,6 +314,10 @@ def to_commands(config: LbConfig) -> list[str]:
         words.append(f"timeout {conf.timeout}")
     if conf.pending_timeout_ms != DEFAULT_PENDING_TIMEOUT_MS:
         words.append(f"pending-timeout {conf.pending_timeout_ms}")
+    if conf.hc4_src is not None:
+        words.append(f"hc4-src-address {conf.hc4_src}")
+    if conf.hc6_src is not None:
+        words.append(f"hc6-src-address {conf.hc6_src}")
     if words:
         lines.append("lb conf " + " ".join(words))
     for vip in config.vips():
@@ -282,6 +331,8 @@ def to_commands(config: LbConfig) -> list[str]:
         for weight, addresses in sorted(by_weight.items(), reverse=True):
             suffix = "" if weight == DEFAULT_WEIGHT else f" weight {weight}"
             lines.append(f"lb as {vip.key} {' '.join(addresses)}{suffix}")
+        if vip.health is not None:
+            lines.append(health_check_command(vip))
     for r in config.routes():
         line = f"ip route add {r.prefix} via {r.next_hop_mac} port {r.port}"
         if r.src_mac is not None:
@@ -303,10 +354,29 @@ def vip_command(vip: Vip) -> str:
     return " ".join(words)
 
 
+def health_check_command(vip: Vip) -> str:
+    """The ``lb health-check`` line of a VIP's check, defaults left out."""
+    check, default = vip.health, HealthCheck()
+    assert check is not None
+    words = [f"lb health-check {vip.key}"]
+    if check.check_port is not None:
+        words.append(f"check_port {check.check_port}")
+    if check.address is not None:
+        words.append(f"address {check.address}")
+    for name, attr in (("interval", "interval_ms"), ("timeout", "timeout_ms")):
+        if getattr(check, attr) != getattr(default, attr):
+            words.append(f"{name} {format_ms(getattr(check, attr))}")
+    for name in ("rise", "fall", "on_down", "flap_window"):
+        if getattr(check, name) != getattr(default, name):
+            words.append(f"{name} {getattr(check, name)}")
+    return " ".join(words)
+
+
 __all__ = [
     "ConfigDocumentError",
     "from_document",
     "from_json",
+    "health_check_command",
     "to_commands",
     "to_document",
     "to_json",

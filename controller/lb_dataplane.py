@@ -76,6 +76,16 @@ LIVE_WRITE_BATCH = 64
 PENDING_CONF_TABLE, PENDING_CONF_ACTION = "pending_conf", "set_pending_lifetime"
 
 
+def packet_out_field(p4info: p4info_pb2.P4Info, name: str) -> int | None:
+    """The id of a field of the P4Info's packet_out header (None: the program has none)."""
+    for header in p4info.controller_packet_metadata:
+        if header.preamble.name == "packet_out":
+            for m in header.metadata:
+                if m.name == name:
+                    return m.id
+    return None
+
+
 @dataclass
 class SyncReport:
     """What one apply() wrote, per switch: (inserts, modifies, deletes)."""
@@ -103,6 +113,10 @@ class LbDataPlane:
         self.learner = FlowLearner(self.schema, timeout_s, is_pinnable_as, on_flows_gone)
         self.codec = self.learner.codec
         self.sessions: dict[str, SwitchSession] = {}
+        # Frames the switches send to the CPU port (health-check answers).
+        self.on_packet_in: Callable[[bytes], None] | None = None
+        self._probe_as_id = packet_out_field(p4info, "probe_as_id")
+        self._next_session = 0
         self._installed: dict[str, dict[EntryId, DecodedEntry]] = {}
         self._plan: DataPlanePlan | None = None
         self._owners: dict[int, tuple[tuple, list[int | None]]] = {}
@@ -180,10 +194,30 @@ class LbDataPlane:
             self.learner.handle_digest(session, msg)
         elif isinstance(msg, IdleTimeoutBatch):
             self.learner.handle_idle_timeout(session, msg)
+        elif isinstance(msg, p4runtime_pb2.StreamMessageResponse) and msg.HasField("packet"):
+            if self.on_packet_in is not None:
+                self.on_packet_in(msg.packet.payload)
         elif isinstance(msg, MalformedStreamMessage):
             self.learner.bad_messages += 1
             log.warning("switch %s sent a malformed stream message (%d bytes): %s",
                         session.address, msg.size, msg.reason)
+
+    def send_probe(self, frame: bytes, as_id: int) -> bool:
+        """Sends a health probe through one connected switch (round robin), as a
+        PacketOut that names its AS; False when no switch can take it."""
+        if self._probe_as_id is None:
+            return False
+        sessions = [s for s in list(self.sessions.values()) if s.connected.is_set()]
+        if not sessions:
+            return False
+        self._next_session = (self._next_session + 1) % len(sessions)
+        msg = p4runtime_pb2.StreamMessageRequest()
+        msg.packet.payload = frame
+        meta = msg.packet.metadata.add()
+        meta.metadata_id = self._probe_as_id
+        meta.value = as_id.to_bytes(max(1, (as_id.bit_length() + 7) // 8), "big")  # canonical
+        sessions[self._next_session].send(msg)
+        return True
 
     # --- configuration -------------------------------------------------------------
 

@@ -34,6 +34,14 @@ Rules (VPP's, with its mistakes corrected; see DESIGN.md):
 * ``lb vip ... del`` may repeat the VIP's settings (VPP ignores them); a
   setting that contradicts the VIP being deleted is refused, naming it.
 
+* health checks (``lb health-check``) belong to a live VIP; their probes
+  leave from ``lb conf hc4-src-address``/``hc6-src-address`` (the VIP's
+  family), which must be configured first and may be neither inside a VIP
+  prefix nor a route's host prefix (answers to it go to the controller). An
+  all-port or UDP VIP needs ``check_port``; ``timeout`` is at most
+  ``interval``. Deleting the VIP deletes its check. Whether an AS is up is
+  the health checker's business (``As.healthy``), never saved.
+
 Ids: every VIP and every AS gets a small integer id (1..65535, the P4 program's
 16-bit ``vip_id``/``as_id``; 0 means none). Ids are allocated round-robin, so
 an id freed by a removal is not handed out again until the others have been
@@ -42,7 +50,9 @@ Ids are persisted, so a restarted controller keeps them and no flow moves.
 
 Values and single-value checks are in :mod:`controller.lb_values`; persistence
 (JSON) and the running-config command list are in
-:mod:`controller.lb_config_document`.
+:mod:`controller.lb_config_document`. This module is longer than most: it is
+the one place where rules between objects live, and splitting LbConfig
+would scatter them.
 """
 
 from __future__ import annotations
@@ -51,9 +61,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
 from controller.lb_values import (
+    CPU_PORT,
     DEFAULT_NEW_LEN,
     DEFAULT_WEIGHT,
     MAX_BUCKETS,
+    MAX_HC_COUNT,
+    MAX_HC_FLAP_WINDOW,
+    MAX_HC_INTERVAL_MS,
     MAX_ID,
     MAX_NEW_LEN,
     MAX_PENDING_TIMEOUT_MS,
@@ -61,10 +75,13 @@ from controller.lb_values import (
     MAX_SWITCH_PORT,
     MAX_TIMEOUT,
     MAX_WEIGHT,
+    MIN_HC_INTERVAL_MS,
+    MIN_HC_TIMEOUT_MS,
     As,
     Conflict,
     Encap,
     FamilyMismatch,
+    HealthCheck,
     InvalidValue,
     IPAddress,
     IPNetwork,
@@ -80,6 +97,7 @@ from controller.lb_values import (
     VipKey,
     check_int,
     check_power_of_two,
+    format_ms,
     make_vip_key,
     parse_address,
     parse_enum,
@@ -178,6 +196,8 @@ class LbConfig:
         buckets: int | None = None,
         timeout: int | None = None,
         pending_timeout_ms: int | None = None,
+        hc4_src: str | IPv4Address | None | object = _UNSET,
+        hc6_src: str | IPv6Address | None | object = _UNSET,
     ) -> LbConf:
         """``lb conf``: changes only the settings given."""
         new = self._conf
@@ -185,6 +205,17 @@ class LbConfig:
             new = _replace_conf(new, ip4_src=_source_address(ip4_src, 4))
         if ip6_src is not _UNSET:
             new = _replace_conf(new, ip6_src=_source_address(ip6_src, 6))
+        for name, value, version in (("hc4_src", hc4_src, 4), ("hc6_src", hc6_src, 6)):
+            if value is _UNSET:
+                continue
+            address = _source_address(value, version, f"hc{version}-src-address")
+            if address is None and any(v.health and v.prefix.version == version
+                                       for v in self._vips.values()):
+                raise Conflict(f"hc{version}-src-address: IPv{version} VIPs have health "
+                               "checks; delete them first")
+            if address is not None and address != getattr(self._conf, name):
+                self._check_health_source(address)
+            new = _replace_conf(new, **{name: address})
         if buckets is not None:
             new = _replace_conf(new, buckets=check_power_of_two(buckets, "buckets", MAX_BUCKETS))
         if timeout is not None:
@@ -223,6 +254,9 @@ class LbConfig:
             bool(src_ip_sticky),
         )
         self._complete_vip(vip)
+        for source in (self._conf.hc4_src, self._conf.hc6_src):
+            if source is not None and source in key.prefix:
+                raise Conflict(f"VIP {key} contains the health-check source {source}")
         existing = self._vips.get(key)
         if existing is not None and existing.state is State.DRAINING:
             return self._revive_vip(existing, vip)
@@ -349,6 +383,7 @@ class LbConfig:
             raise Conflict(f"VIP {vip.key} does not match {said} (it has {has}); "
                            "nothing was deleted")
         vip.state = State.DRAINING
+        vip.health = None
         for a in vip.ases.values():
             # No pending hold: without the VIP's entries its pending flows are
             # not load-balanced any more, whichever AS they had.
@@ -467,6 +502,51 @@ class LbConfig:
         self._collect(vip, flushed=list(vip.ases.values()))
         return vip
 
+    # --------------------------------------------------------- lb health-check
+
+    def set_health_check(self, vip_key: VipKey, check: HealthCheck) -> Vip:
+        """``lb health-check``: sets (or replaces) the VIP's check of its ASs."""
+        vip = self._live_vip(vip_key)
+        version = vip.prefix.version
+        if getattr(self._conf, f"hc{version}_src") is None:
+            raise InvalidValue(f"health checks of IPv{version} VIPs need "
+                               f"'lb conf hc{version}-src-address <addr>' first")
+        if check.check_port is None and (vip.port == 0 or vip.protocol is Protocol.UDP):
+            raise InvalidValue(f"lb health-check {vip_key}: give 'check_port N', the TCP port "
+                               "the ASs answer on")
+        if check.check_port is not None:
+            check_int(check.check_port, "check_port", 1, MAX_PORT)
+        if check.address is not None and check.address not in vip.prefix:
+            raise InvalidValue(f"address {check.address} is not in VIP prefix {vip.prefix}")
+        check_int(check.interval_ms, "interval (ms)", MIN_HC_INTERVAL_MS, MAX_HC_INTERVAL_MS)
+        check_int(check.timeout_ms, "timeout (ms)", MIN_HC_TIMEOUT_MS, MAX_HC_INTERVAL_MS)
+        if check.timeout_ms > check.interval_ms:
+            raise InvalidValue(f"timeout {format_ms(check.timeout_ms)}s is longer than interval "
+                               f"{format_ms(check.interval_ms)}s")
+        check_int(check.rise, "rise", 1, MAX_HC_COUNT)
+        check_int(check.fall, "fall", 1, MAX_HC_COUNT)
+        check_int(check.flap_window, "flap_window", 0, MAX_HC_FLAP_WINDOW)
+        vip.health = check
+        return vip
+
+    def del_health_check(self, vip_key: VipKey) -> Vip:
+        """``lb health-check ... del``: its ASs count as up again."""
+        vip = self._live_vip(vip_key)
+        if vip.health is None:
+            raise NotFound(f"VIP {vip_key} has no health check")
+        vip.health = None
+        return vip
+
+    def _check_health_source(self, address: IPAddress) -> None:
+        for vip in self._vips.values():
+            if address in vip.prefix:
+                raise Conflict(f"health-check source {address} is inside VIP {vip.key}: "
+                               "its answers would be taken for VIP traffic")
+        host = parse_network(f"{address}/{address.max_prefixlen}", "prefix")
+        if host in self._routes:
+            raise Conflict(f"health-check source {address}: route {host} exists; its answers "
+                           "go to the controller, not along a route")
+
     def flush_all(self) -> list[Vip]:
         """``test lb flowtable flush``: ``lb flush vip`` for every VIP."""
         vips = self.vips()
@@ -563,6 +643,14 @@ class LbConfig:
             MacAddress.parse(next_hop_mac, "next-hop MAC"),
             None if src_mac is None else MacAddress.parse(src_mac, "src-mac"),
         )
+        if route.port == CPU_PORT:
+            raise InvalidValue(f"port {CPU_PORT} is the switch's CPU port (health checks); "
+                               "routes cannot use it")
+        for source in (self._conf.hc4_src, self._conf.hc6_src):
+            if source is not None and route.prefix.prefixlen == source.max_prefixlen \
+                    and source in route.prefix:
+                raise Conflict(f"route {route.prefix} is the health-check source; its answers "
+                               "go to the controller")
         existing = self._routes.get(route.prefix)
         if existing is not None and existing != route and not replace:
             raise Conflict(
@@ -646,8 +734,8 @@ def _replace_conf(conf: LbConf, **changes: object) -> LbConf:
     return LbConf(**values)  # type: ignore[arg-type]
 
 
-def _source_address(value: object, version: int) -> IPAddress | None:
-    what = f"ip{version}-src-address"
+def _source_address(value: object, version: int, what: str | None = None) -> IPAddress | None:
+    what = what or f"ip{version}-src-address"
     if value is None:
         return None
     address = parse_address(value, what)  # type: ignore[arg-type]

@@ -14,18 +14,19 @@ import logging
 import os
 import threading
 import time
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_network
 from pathlib import Path
 
 from p4.config.v1 import p4info_pb2
 
 from controller import cli_grammar as g
 from controller.config_store import EtcdConfigStore, StoredConfig, StoreUnavailable
+from controller.health_checker import HealthChecker, ProbeTarget, Transition
 from controller.lb_config_document import ConfigDocumentError, from_json, to_json
 from controller.lb_dataplane import LbDataPlane, SyncReport
 from controller.lb_model import LbConfig
 from controller.lb_tables import AsPlan, DataPlanePlan, RoutePlan, VipPlan
-from controller.lb_values import LbConfigError, State, Vip
+from controller.lb_values import CPU_PORT, DownAction, LbConfigError, State, Vip
 from controller.management_api import CommandError
 from controller.shared_config import SharedConfig, SharedConfigError, as_ids
 from controller.show_data import (
@@ -100,6 +101,10 @@ def plan_from_config(config: LbConfig) -> DataPlanePlan:
             r.next_hop_mac.value,
         )  # fmt: skip
         for r in config.routes()
+    ) + tuple(
+        # Health-check answers come back to these: the switch sends them to the CPU.
+        RoutePlan(ip_network(source), CPU_PORT, 0, 0, to_cpu=True)
+        for source in (conf.hc4_src, conf.hc6_src) if source is not None
     )
     return DataPlanePlan(
         ip4_src=conf.ip4_src or IPv4Address(0),
@@ -171,9 +176,13 @@ class LbService:
             is_pinnable_as=self._is_pinnable_as,
             on_flows_gone=self._on_flows_gone,
         )  # fmt: skip
+        self.health = HealthChecker(self.dataplane.send_probe, self._on_health_change)
+        self.dataplane.on_packet_in = self.health.packet_in
+        self._sync_health()
         self.dataplane.apply(plan_from_config(self.config))
         if self.shared is not None:
             self.shared.store.follow(self._on_stored)
+        self.health.start()
         self._stop = threading.Event()
         self._housekeeper: threading.Thread | None = None
         if housekeeping:
@@ -186,7 +195,45 @@ class LbService:
             self._housekeeper.join(timeout=5)
         if self.shared is not None:
             self.shared.store.close()
+        self.health.close()
         self.dataplane.stop()
+
+    # --- health checks ------------------------------------------------------------------
+
+    def _sync_health(self) -> None:
+        """Tells the checker what to probe, and marks the ASs it holds down."""
+        targets = []
+        for vip in self.config.vips():
+            goal = vip.probe_target()
+            if goal is None or vip.health is None:
+                continue
+            source = self.config.conf.hc4_src if vip.prefix.version == 4 \
+                else self.config.conf.hc6_src
+            if source is None:
+                continue
+            labels = (str(vip.prefix), None if vip.protocol is None else str(vip.protocol),
+                      vip.port)
+            targets += [
+                ProbeTarget(vip.vip_id, a.as_id, str(vip.key), labels, a.address, source,
+                            goal[0], goal[1], vip.health)
+                for a in vip.sorted_ases() if a.state is State.USED
+            ]
+        self.health.configure(targets)
+        for vip in self.config.vips():
+            for a in vip.ases.values():
+                a.healthy = self.health.is_up(vip.vip_id, a.as_id)
+
+    def _on_health_change(self, transitions: list[Transition]) -> None:
+        """An AS went down (no new flows; its flows flushed if the check says so) or up."""
+        with self._lock:
+            flush = {t.target.as_id for t in transitions
+                     if not t.up and t.target.check.on_down is DownAction.FLUSH}
+            self._sync_health()
+            self._update_pinnable()
+            if flush:
+                self.dataplane.learner.flush(lambda _k, as_id: as_id in flush)
+                self._refresh_flow_counts()
+            self._commit()
 
     # --- flow tracking feedback ------------------------------------------------------
 
@@ -199,9 +246,11 @@ class LbService:
         """The (VIP, AS) pairs a digest may pin a flow to: every AS still
         configured, draining ones included, since the data plane chose it and
         its pending slot keeps sending the flow there. A flushed or collected
-        AS is gone, and so are the flows the data plane gave it."""
+        AS is gone, and so are the flows the data plane gave it; so is one
+        whose health check found it down and flushes its flows."""
         self._pinnable = frozenset(
             (v.vip_id, a.as_id) for v in self.config.vips() for a in v.ases.values()
+            if a.healthy or v.health is None or v.health.on_down is not DownAction.FLUSH
         )
 
     def _hold_pending(self, was_live: set[int]) -> None:
@@ -296,6 +345,7 @@ class LbService:
 
     def _commit(self) -> SyncReport:
         """Saves the configuration and pushes it to the switches."""
+        self._sync_health()
         self._update_pinnable()
         if self.state_path is not None:
             save_atomically(self.state_path, to_json(self.config))
@@ -505,6 +555,8 @@ class LbService:
                 SwitchStatus(name, s.connected.is_set(), s.is_primary)
                 for name, s in self.dataplane.sessions.items()
             ),
+            health=self.health.status(),
+            health_events=self.health.event_list(),
         )
 
     def _read_counters(self, vips: bool = True) -> dict[str, dict[int, tuple[int, int]]]:

@@ -64,6 +64,7 @@ class RoutePlan:
     port: int
     src_mac: int
     dst_mac: int
+    to_cpu: bool = False  # one of the controller's addresses: send_to_cpu (PacketIn)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,8 @@ def reverse_nat_entries(vip: VipPlan) -> list[DecodedEntry]:
 def route_entries(routes: Iterable[RoutePlan]) -> list[DecodedEntry]:
     return [
         DecodedEntry("route4" if r.prefix.version == 4 else "route6", (_net_key(r.prefix),),
-                     "set_next_hop", (r.port, r.src_mac, r.dst_mac))
+                     *(("send_to_cpu", ()) if r.to_cpu else
+                       ("set_next_hop", (r.port, r.src_mac, r.dst_mac))))
         for r in routes
     ]
 

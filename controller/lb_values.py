@@ -41,6 +41,19 @@ MAX_PENDING_TIMEOUT_MS = 600_000
 MAX_ID = (1 << 16) - 1  # vip_id_t and as_id_t are bit<16>
 MAX_PORT = 0xFFFF
 MAX_SWITCH_PORT = 510  # v1model egress_spec is 9 bits and 511 means drop
+CPU_PORT = 510  # lb.p4's CPU_PORT (headers.p4): the switch's --cpu-port, never a route's
+
+# Health checks: HAProxy's usual figures (inter 2s, rise 2, fall 3).
+DEFAULT_HC_INTERVAL_MS = 2000
+DEFAULT_HC_TIMEOUT_MS = 1000
+DEFAULT_HC_RISE = 2
+DEFAULT_HC_FALL = 3
+DEFAULT_HC_FLAP_WINDOW = 60  # seconds; 0: no flap damping
+MIN_HC_INTERVAL_MS = 100
+MAX_HC_INTERVAL_MS = 3_600_000
+MIN_HC_TIMEOUT_MS = 10
+MAX_HC_COUNT = 100  # rise, fall
+MAX_HC_FLAP_WINDOW = 86_400
 
 _E = TypeVar("_E", bound=enum.StrEnum)
 
@@ -94,6 +107,13 @@ class Protocol(enum.StrEnum):
 class SrvType(enum.StrEnum):
     CLUSTERIP = "clusterip"
     NODEPORT = "nodeport"
+
+
+class DownAction(enum.StrEnum):
+    """What a health check does to an AS's flows when the AS goes down."""
+
+    DRAIN = "drain"  # no new flows; existing ones stay until they age out
+    FLUSH = "flush"  # and its flows are cut at once
 
 
 class State(enum.StrEnum):
@@ -224,6 +244,35 @@ class LbConf:
     buckets: int = DEFAULT_BUCKETS
     timeout: int = DEFAULT_TIMEOUT
     pending_timeout_ms: int = DEFAULT_PENDING_TIMEOUT_MS
+    # Sources of health probes: answers to them reach the controller (PacketIn).
+    hc4_src: IPv4Address | None = None
+    hc6_src: IPv6Address | None = None
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A VIP's TCP health check of each of its ASs, through the data path.
+
+    A probe is a TCP SYN from the LB's health-check source to ``address``
+    (default: the VIP prefix's first address) port ``check_port`` (default:
+    the VIP's port), sent through the AS's encap; a SYN-ACK within
+    ``timeout_ms`` is a success, a RST or silence a failure.
+    """
+
+    check_port: int | None = None
+    address: IPAddress | None = None
+    interval_ms: int = DEFAULT_HC_INTERVAL_MS
+    timeout_ms: int = DEFAULT_HC_TIMEOUT_MS
+    rise: int = DEFAULT_HC_RISE
+    fall: int = DEFAULT_HC_FALL
+    on_down: DownAction = DownAction.DRAIN
+    flap_window: int = DEFAULT_HC_FLAP_WINDOW  # seconds
+
+
+def format_ms(ms: int) -> str:
+    """Milliseconds as the CLI writes seconds: 2000 -> '2', 500 -> '0.5'."""
+    whole, frac = divmod(ms, 1000)
+    return str(whole) if not frac else f"{whole}.{frac:03d}".rstrip("0")
 
 
 @dataclass
@@ -237,11 +286,12 @@ class As:
     # may still send first packets to it that the tracker has not seen yet,
     # so it is not collected even with no flows (not persisted).
     pending: bool = False
+    healthy: bool = True  # its VIP's health check (if any) says it is up; never saved
 
     @property
     def live(self) -> bool:
         """Gets buckets: new flows may go to it."""
-        return self.state is State.USED
+        return self.state is State.USED and self.healthy
 
 
 @dataclass
@@ -256,6 +306,7 @@ class Vip:
     src_ip_sticky: bool = False
     state: State = State.USED
     ases: dict[IPAddress, As] = field(default_factory=dict)
+    health: HealthCheck | None = None
 
     @property
     def prefix(self) -> IPNetwork:
@@ -281,8 +332,15 @@ class Vip:
     def sorted_ases(self) -> list[As]:
         return sorted(self.ases.values(), key=lambda a: a.address.packed)
 
+    def probe_target(self) -> tuple[IPAddress, int] | None:
+        """Where the health probes of this VIP go: (address, port); None without a check."""
+        if self.health is None:
+            return None
+        address = self.health.address or self.prefix.network_address
+        return address, self.health.check_port or self.port
+
     def bucket_counts(self) -> dict[IPAddress, int]:
-        """Buckets each AS holds in the new-flow table (draining ASs hold none).
+        """Buckets each AS holds in the new-flow table (draining and unhealthy ASs hold none).
 
         The table gives every live AS exactly its quota, so this needs no
         table build.

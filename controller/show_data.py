@@ -60,6 +60,8 @@ def show_lb_data(config: LbConfig, status: LbStatus) -> dict[str, Any]:
             {"switch": s.name, "connected": s.connected, "primary": s.primary}
             for s in status.switches
         ],
+        "health": status.health,
+        "health_events": status.health_events,
     }
 
 
@@ -79,6 +81,7 @@ def vip_data(vip: Vip) -> dict[str, Any]:
         "src_ip_sticky": vip.src_ip_sticky,
         "state": str(vip.state),
         "flows": vip.flows,
+        "health_check": vip.health is not None,
     }
 
 
@@ -90,6 +93,7 @@ def as_data(a: As, buckets: int) -> dict[str, Any]:
         "buckets": buckets,
         "flows": a.flows,
         "state": str(a.state),
+        "healthy": a.healthy,
     }
 
 

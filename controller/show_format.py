@@ -78,6 +78,8 @@ class LbStatus:
     bad_messages: int = 0
     pending_collisions: int = 0  # new flows that met another flow's live pending slot
     switches: tuple[SwitchStatus, ...] = ()
+    health: list[dict] = field(default_factory=list)  # HealthChecker.status()
+    health_events: list[dict] = field(default_factory=list)  # HealthChecker.event_list()
 
 
 def render_show_lb(config: LbConfig, tracked_flows: int, status: LbStatus | None = None) -> str:
@@ -103,7 +105,33 @@ def render_show_lb(config: LbConfig, tracked_flows: int, status: LbStatus | None
             + (" (primary)" if s.primary else "")
             for s in status.switches
         ]
+        lines += _health_lines(status)
     return "\n".join(lines)
+
+
+def _health_lines(status: LbStatus) -> list[str]:
+    """The health checks, each AS's state since when and why, and the recent changes."""
+    lines = []
+    for check in status.health:
+        c = check["check"]
+        lines.append(
+            f" health-check {check['vip']['key']}: tcp {c['address']} port {c['port']} from "
+            f"{c['source']}, every {c['interval']:g}s, timeout {c['timeout']:g}s, rise "
+            f"{c['rise']}, fall {c['fall']}, on_down {c['on_down']}, flap_window "
+            f"{c['flap_window']}s")
+        for a in check["ases"]:
+            damped = (f", needs {a['rise_needed']} successes (damped)"
+                      if a["state"] == "down" and a["rise_needed"] > c["rise"] else "")
+            p = a["probes"]
+            lines.append(
+                f"    {a['address']} [{a['id']}] {a['state']} since {a['since']}: {a['reason']}"
+                f"{damped}; probes ok {p['ok']}, refused {p['refused']}, timeout "
+                f"{p['timeout']}")
+    if status.health_events:
+        lines.append(" health events:")
+        lines += [f"    {e['time']} {e['vip']} {e['as']} {e['state']}: {e['reason']}"
+                  for e in status.health_events[-10:]]
+    return lines
 
 
 def _vip_headline(vip: Vip) -> str:
@@ -167,7 +195,7 @@ def _as_lines(vip: Vip, as_packets: Mapping[int, int] | None) -> list[str]:
             f"weight {a.weight}",
             f"{buckets[a.address]} buckets",
             f"{a.flows} flows",
-            str(a.state),
+            str(a.state) + ("" if a.healthy else " (down)"),
             f"{as_packets[a.as_id]} packets"
             if as_packets is not None and a.as_id in as_packets
             else "",

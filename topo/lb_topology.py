@@ -36,6 +36,7 @@ sys.path.append("/usr/lib/python3/dist-packages")  # Debian's mininet, for the v
 from mininet.net import Mininet  # noqa: E402
 from mininet.node import Host, Node  # noqa: E402
 
+from controller.lb_values import CPU_PORT  # noqa: E402
 from controller.management_api import ManagementClient  # noqa: E402
 from p4switch.launch import SwitchProcess, selected_target  # noqa: E402
 from topo.etcd_cluster import EtcdCluster  # noqa: E402
@@ -65,6 +66,8 @@ class LbNetwork:
     switches: list[SwitchProcess] = field(default_factory=list)
     controller_procs: list[subprocess.Popen | None] = field(default_factory=list)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    services: dict[str, subprocess.Popen] = field(default_factory=dict)  # AS host -> service
+    decaps: dict[str, subprocess.Popen] = field(default_factory=dict)  # AS host -> GRE agent
     routes: list[str] = field(default_factory=list)  # lbctl lines, per LB port layout
     etcd: EtcdCluster | None = None
 
@@ -252,7 +255,9 @@ class LbNetwork:
             for name, port in self.lb_ports[li].items():
                 node = self.net.get(name)
                 interfaces[port] = lb.connectionsTo(node)[0][0].name
+            # The CPU port carries the controller's health probes and their answers.
             sw = SwitchProcess(LB_JSON, target=self.target, device_id=li, interfaces=interfaces,
+                               cpu_port=CPU_PORT,
                                log_path=self.workdir / f"{lb.name}.log")
             self.switches.append(sw.start())
 
@@ -316,17 +321,39 @@ class LbNetwork:
 
     def _start_services(self) -> None:
         for s in self.server_hosts:
-            self.processes.append(self.popen(s, "topo.as_service", s.name, "--tcp", "80",
-                                             "--tcp", "8080", "--udp", "53", "--udp", "5353"))
-            self.processes.append(self.popen(s, "topo.gre_decap"))
-        # Ready means: the TUN device of the GRE agent is up and the service listens.
-        deadline = time.monotonic() + 20
+            self.start_service(s)
+            self.start_gre_decap(s)
         for s in self.server_hosts:
-            while not ("p4lb-gre" in s.cmd("ip -br link show up")
-                       and ":8080 " in s.cmd("ss -ltnH")):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"services on {s.name} did not start")
-                time.sleep(0.1)
+            self.wait_services(s)
+
+    def start_service(self, host: Host) -> None:
+        """The AS's TCP/UDP service (topo.as_service); `stop_service` ends it."""
+        proc = self.popen(host, "topo.as_service", host.name, "--tcp", "80", "--tcp", "8080",
+                          "--udp", "53", "--udp", "5353")
+        self.processes.append(proc)
+        self.services[host.name] = proc
+
+    def start_gre_decap(self, host: Host) -> None:
+        """The AS's user-space GRE decapsulation (topo.gre_decap)."""
+        proc = self.popen(host, "topo.gre_decap")
+        self.processes.append(proc)
+        self.decaps[host.name] = proc
+
+    def stop_service(self, host: Host) -> None:
+        _end(self.services.pop(host.name))
+
+    def stop_gre_decap(self, host: Host) -> None:
+        """Breaks the AS's GRE decap; the host and its service stay up."""
+        _end(self.decaps.pop(host.name))
+
+    def wait_services(self, host: Host, timeout: float = 20) -> None:
+        """Ready means: the TUN device of the GRE agent is up and the service listens."""
+        deadline = time.monotonic() + timeout
+        while not ("p4lb-gre" in host.cmd("ip -br link show up")
+                   and ":8080 " in host.cmd("ss -ltnH")):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"services on {host.name} did not start")
+            time.sleep(0.1)
 
     # --- using it ------------------------------------------------------------------
 

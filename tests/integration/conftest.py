@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from controller.lb_values import CPU_PORT
 from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import (
     LB_JSON,
@@ -15,7 +16,8 @@ from tests.integration.lb_fixture import (
 @pytest.fixture
 def rig(tmp_path):
     ipc = f"ipc://{tmp_path}/ports.ipc"
-    switch = SwitchProcess(LB_JSON, packet_in=ipc, log_path=tmp_path / "switch.log").start()
+    switch = SwitchProcess(LB_JSON, packet_in=ipc, cpu_port=CPU_PORT,
+                           log_path=tmp_path / "switch.log").start()
     service = None
     wire = reader = None
     try:
