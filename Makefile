@@ -31,7 +31,7 @@ test: $(VENV)/.installed system-deps
 	$(PY) -m pytest tests
 
 # The fuzz suite (tests/fuzz) with a budget 100x the one make test gives it
-# (about 10 minutes here); prints hypothesis' figures per test.
+# (about 17 minutes here); prints hypothesis' figures per test.
 fuzz: $(VENV)/.installed system-deps
 	P4LB_FUZZ=large $(PY) -m pytest tests/fuzz --hypothesis-show-statistics $(FUZZ_ARGS)
 
