@@ -64,7 +64,7 @@ VIP_COUNTERS = ("vip_existing_session", "vip_first_session", "vip_untracked", "v
 # lb.p4's drop_counter indices (headers.p4, DROP_*).
 DROP_REASONS = (
     "parser error", "bad ipv4 checksum", "not ip", "ttl expired", "no route", "no server",
-    "truncated", "fragment of per-port vip",
+    "truncated", "fragment of per-port vip", "bad ip length",
 )
 
 

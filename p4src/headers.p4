@@ -157,7 +157,8 @@ const bit<32> DROP_NO_ROUTE = 4;
 const bit<32> DROP_NO_SERVER = 5;      /* VIP without any AS */
 const bit<32> DROP_TRUNCATED = 6;      /* IP length beyond the frame */
 const bit<32> DROP_FRAGMENT_NO_PORT = 7; /* non-first fragment, per-port VIP */
-const bit<32> DROP_REASONS = 8;
+const bit<32> DROP_BAD_IP_LENGTH = 8;  /* IPv4 total length below its header's */
+const bit<32> DROP_REASONS = 9;
 
 struct flow_t {
     vip_id_t   vip_id;

@@ -39,8 +39,12 @@ control LbIngress(inout headers_t hdr, inout metadata_t meta,
             meta.drop = 1;
             meta.drop_reason = DROP_BAD_CHECKSUM;
         } else if (hdr.ipv4.isValid()) {
+            /* RFC 1812 5.2.2: shorter than its own header. */
+            if (hdr.ipv4.total_len < ((bit<16>)hdr.ipv4.ihl) << 2) {
+                meta.drop = 1;
+                meta.drop_reason = DROP_BAD_IP_LENGTH;
             /* A header promising more bytes than the frame holds. */
-            if ((bit<32>)hdr.ipv4.total_len + 14 > std_meta.packet_length) {
+            } else if ((bit<32>)hdr.ipv4.total_len + 14 > std_meta.packet_length) {
                 meta.drop = 1;
                 meta.drop_reason = DROP_TRUNCATED;
             }

@@ -26,10 +26,20 @@ parser LbParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
         verify(version_ihl[3:0] >= 5, error.IPv4BadHeaderLength);
         pkt.extract(hdr.ipv4, (bit<32>)(((bit<16>)version_ihl[3:0] - 5) * 32));
         meta.is_fragment = (hdr.ipv4.flag_mf == 1 || hdr.ipv4.frag_offset != 0) ? 1w1 : 1w0;
-        transition select(hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
-            (0, PROTO_TCP): parse_tcp;
-            (0, PROTO_UDP): parse_udp;
-            (0, PROTO_ICMP): parse_icmp;
+        /* L4 headers are read only from bytes the datagram holds, never from
+         * what follows it (padding, trailers). A total length below the
+         * header's own is dropped by the ingress (DROP_BAD_IP_LENGTH). */
+        bit<16> header_bytes = ((bit<16>)version_ihl[3:0]) << 2;
+        bit<16> l4_bytes = (hdr.ipv4.total_len < header_bytes) ? 16w0
+                                                               : hdr.ipv4.total_len - header_bytes;
+        bit<1> holds_tcp = (l4_bytes >= 20) ? 1w1 : 1w0;
+        bit<1> holds_udp = (l4_bytes >= 8) ? 1w1 : 1w0;
+        bit<1> holds_icmp = (l4_bytes >= 4) ? 1w1 : 1w0;
+        transition select(hdr.ipv4.frag_offset, hdr.ipv4.protocol,
+                          holds_tcp, holds_udp, holds_icmp) {
+            (0, PROTO_TCP, 1, _, _): parse_tcp;
+            (0, PROTO_UDP, _, 1, _): parse_udp;
+            (0, PROTO_ICMP, _, _, 1): parse_icmp;
             default: accept;
         }
     }

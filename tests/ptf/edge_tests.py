@@ -117,3 +117,38 @@ class NonIpFrames(EdgeTest):
         self.assert_dropped(Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(), "not ip")
         self.assert_dropped(bytes(Ether(src=CLIENT_MAC, dst=LB_MAC[CLIENT_PORT], type=0x88B5))
                             + b"\x00" * 46, "not ip")
+
+
+class Ipv4TotalLengthBelowItsHeader(EdgeTest):
+    """RFC 1812 5.2.2: a total length shorter than the header is dropped, and counted."""
+
+    def runTest(self) -> None:
+        for total_len in (0, 1, 19):
+            frame = to_lb(IP(src="198.51.100.7", dst="10.1.0.9", len=total_len) / UDP())
+            self.assert_dropped(frame, "bad ip length")
+        with_options = to_lb(IP(src="198.51.100.7", dst="10.1.0.9", len=23, options=[
+            IPOption_RR(routers=["0.0.0.0"])]) / UDP())  # a 28-byte header
+        self.assert_dropped(with_options, "bad ip length")
+
+
+class PortsBeyondTheDatagramAreNotRead(EdgeTest):
+    """A datagram too short for its TCP or UDP header carries no ports: the bytes
+    after it (here a whole TCP header) must not make it a per-port VIP's traffic."""
+
+    def runTest(self) -> None:
+        self.vip(f"{VIP}/32 protocol tcp port 80 encap nat4 target_port 8080")
+        self.ases(f"{VIP}/32 protocol tcp port 80", "10.1.0.1")
+        self.vip(f"{VIP}/32 protocol udp port 53 encap nat4 target_port 5353")
+        self.ases(f"{VIP}/32 protocol udp port 53", "10.1.0.1")
+        # not the VIPs' traffic, so routed as any other: 10.0.0.20 has no route
+        for total_len in (20, 21, 39):
+            frame = to_lb(IP(src="198.51.100.7", dst=VIP, len=total_len)
+                          / TCP(sport=1234, dport=80))
+            self.assert_dropped(frame, "no route")
+        frame = to_lb(IP(src="198.51.100.7", dst=VIP, len=27) / UDP(sport=1234, dport=53))
+        self.assert_dropped(frame, "no route")
+        # the same, whole, is the VIP's
+        whole = to_lb(IP(src="198.51.100.7", dst=VIP, id=9) / TCP(sport=1234, dport=80))
+        tu.send_packet(self, CLIENT_PORT, whole)
+        tu.verify_packet(self, rewritten(whole, SERVER_PORT, SERVER_MAC, IP_dst="10.1.0.1",
+                                         IP_ttl=63, TCP_dport=8080), SERVER_PORT)
