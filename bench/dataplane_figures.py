@@ -24,8 +24,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from p4.v1 import p4runtime_pb2
-
 from bench.bench_results import BenchRun, Row
 from bench.lb_state import (
     CLIENT_PORT,
@@ -40,6 +38,7 @@ from bench.lb_state import (
 from bench.packet_rate import RateResult, measure_rate
 from bench.switch_pair import BMV2, BMV2_NAME, EMBEDDED, running_switch
 from controller.p4_schema import DecodedEntry, P4Schema
+from controller.p4runtime_proto import p4runtime_pb2
 from controller.p4runtime_wire import EntryCodec
 from controller.switch_session import SwitchAddress, SwitchSession
 from p4switch.launch import SwitchProcess

@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from ipaddress import ip_network
 from pathlib import Path
 
-from p4.v1 import p4runtime_pb2
-
 from bench.bench_results import BenchRun, Row
 from bench.lb_state import as_address, vip_address
 from bench.switch_pair import BMV2, BMV2_NAME, EMBEDDED, running_switch
 from controller.lb_service import LbService
 from controller.p4_schema import DecodedEntry
+from controller.p4runtime_proto import p4runtime_pb2
 from controller.p4runtime_wire import EntryCodec
 from controller.switch_session import SwitchAddress, SwitchSession
 from tests.integration.lb_fixture import LB_JSON, lb_p4info

@@ -21,10 +21,10 @@ import threading
 from pathlib import Path
 
 from google.protobuf import text_format
-from p4.config.v1 import p4info_pb2
 
 from controller.lb_service import LbService, StateFileError
 from controller.management_api import ManagementServer
+from controller.p4runtime_proto import p4info_pb2
 from controller.switch_session import SwitchAddress
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,9 +26,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from p4.v1 import p4runtime_pb2
-
 from controller.p4_schema import DecodedEntry, P4Schema
+from controller.p4runtime_proto import p4runtime_pb2
 from controller.p4runtime_wire import (
     DigestBatch,
     EntryCodec,

@@ -21,9 +21,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
-
 from controller.flow_learner import FlowLearner
 from controller.lb_tables import (
     CONFIG_TABLES,
@@ -41,6 +38,7 @@ from controller.lb_tables import (
     group_entries,
 )
 from controller.p4_schema import DecodedEntry, P4Schema
+from controller.p4runtime_proto import p4info_pb2, p4runtime_pb2
 from controller.p4runtime_wire import (
     DigestBatch,
     IdleTimeoutBatch,

@@ -16,8 +16,6 @@ import threading
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
-from p4.config.v1 import p4info_pb2
-
 from controller import cli_grammar as g
 from controller.lb_config_document import ConfigDocumentError, from_json, to_json
 from controller.lb_dataplane import LbDataPlane, SyncReport
@@ -25,6 +23,7 @@ from controller.lb_model import LbConfig
 from controller.lb_tables import AsPlan, DataPlanePlan, RoutePlan, VipPlan
 from controller.lb_values import LbConfigError, Vip
 from controller.management_api import CommandError
+from controller.p4runtime_proto import p4info_pb2
 from controller.show_format import (
     FlowRow,
     VipCounters,

@@ -21,10 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4data_pb2, p4runtime_pb2
 
 from controller.p4_schema import DecodedEntry, MatchValue, P4Schema, SchemaError
+from controller.p4runtime_proto import p4data_pb2, p4info_pb2, p4runtime_pb2
 
 P = p4runtime_pb2
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5

@@ -27,10 +27,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import grpc
-from google.rpc import code_pb2, status_pb2
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
 
+from controller.p4runtime_proto import (
+    code_pb2,
+    p4info_pb2,
+    p4runtime_pb2,
+    p4runtime_pb2_grpc,
+    status_pb2,
+)
 from controller.p4runtime_wire import (
     StreamMessage,
     WireError,

@@ -8,10 +8,8 @@ controller's codec cannot hide behind the same mistake in the check.
 
 from __future__ import annotations
 
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
-
 from controller.p4_schema import DecodedEntry, MatchValue, P4Schema, SchemaError
+from controller.p4runtime_proto import p4info_pb2, p4runtime_pb2
 
 MT = p4info_pb2.MatchField
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.bytestrings import to_bytes, to_int
 from p4switch.p4runtime.errors import invalid
 from p4switch.p4runtime.p4info_index import ActionInfo, P4InfoIndex
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.runtime_api import ActionCall
 
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime import meter_configs
 from p4switch.p4runtime.errors import from_engine, invalid, unimplemented
 from p4switch.p4runtime.p4info_index import CounterInfo, P4InfoIndex
+from p4switch.p4runtime.proto import p4info_pb2, p4runtime_pb2
 from p4switch.p4runtime.table_entries import TableEntries
 from p4switch.runtime_api import RuntimeApiError, SwitchRuntime
 

@@ -22,9 +22,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.arbitration import Arbitration
 from p4switch.p4runtime.errors import (
@@ -37,6 +34,7 @@ from p4switch.p4runtime.errors import (
 from p4switch.p4runtime.notification_loop import NotificationLoop
 from p4switch.p4runtime.packet_io import build_packet_out_frame, parse_packet_in
 from p4switch.p4runtime.pipeline import Pipeline, load_pipeline, load_runtime
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
 from p4switch.p4runtime.write_decoder import decode_entity
 from p4switch.runtime_api import Digest, SwitchRuntime
 

@@ -23,12 +23,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.bytestrings import to_bytes
 from p4switch.p4runtime.errors import already_exists, invalid, not_found, unimplemented
 from p4switch.p4runtime.p4info_index import DigestInfo, P4InfoIndex
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.runtime_api import Digest
 
 Update = p4runtime_pb2.Update

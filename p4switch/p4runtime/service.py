@@ -19,8 +19,6 @@ from collections.abc import Iterator
 
 import grpc
 from google.protobuf.message import DecodeError
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
 
 from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.arbitration import StreamConnection, election_id_of
@@ -33,6 +31,7 @@ from p4switch.p4runtime.errors import (
     invalid,
     permission_denied,
 )
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2, p4runtime_pb2_grpc
 from p4switch.p4runtime.write_decoder import decode_write_request
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime import meter_configs
 from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.action_profiles import ActionProfileState
@@ -45,6 +43,7 @@ from p4switch.p4runtime.p4info_index import (
     P4InfoIndex,
     TableInfo,
 )
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.runtime_api import ActionCall, RuntimeApiError, SwitchRuntime
 from p4switch.runtime_api import TableEntry as EngineEntry
 

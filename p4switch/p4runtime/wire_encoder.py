@@ -27,7 +27,8 @@ from collections.abc import Iterable
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-from p4.v1 import p4data_pb2, p4runtime_pb2
+
+from p4switch.p4runtime.proto import p4data_pb2, p4runtime_pb2
 
 P = p4runtime_pb2
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf.message import DecodeError
-from p4.v1 import p4runtime_pb2
+
+from p4switch.p4runtime.proto import p4runtime_pb2
 
 _MASK32 = 0xFFFFFFFF
 _MASK64 = 0xFFFFFFFFFFFFFFFF

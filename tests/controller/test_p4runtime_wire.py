@@ -12,10 +12,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
 
 from controller.p4_schema import DecodedEntry, P4Schema, SchemaError
+from controller.p4runtime_proto import p4info_pb2, p4runtime_pb2
 from controller.p4runtime_wire import (
     DigestBatch,
     EntryCodec,

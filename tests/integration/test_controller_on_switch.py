@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from p4.v1 import p4runtime_pb2
 from scapy.layers.inet import GRE, IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
+from controller.p4runtime_proto import p4runtime_pb2
 from controller.p4runtime_wire import parse_stream_message
 from tests.integration.lb_fixture import wait_for
 

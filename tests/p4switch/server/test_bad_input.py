@@ -4,10 +4,10 @@ its state intact."""
 import grpc
 import pytest
 from frames import MAC_B, ethernet
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2
 from p4rt_client import Update, says, update, write_errors
 from switch_harness import start_switch
+
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
 
 Entity = p4runtime_pb2.Entity
 

@@ -2,13 +2,11 @@
 exact deadlines). The clock is a fake: no test here waits."""
 
 import pytest
-from google.rpc import code_pb2
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
 
 from p4switch.p4runtime.digests import DigestLists
 from p4switch.p4runtime.errors import P4RuntimeError
 from p4switch.p4runtime.p4info_index import P4InfoIndex
+from p4switch.p4runtime.proto import code_pb2, p4info_pb2, p4runtime_pb2
 from p4switch.runtime_api import Digest
 
 DIGEST_ID = 0x18000001

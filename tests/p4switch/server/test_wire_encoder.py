@@ -3,13 +3,13 @@ the same message built with the generated classes."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from p4.v1 import p4data_pb2, p4runtime_pb2
 
 from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.actions import encode_action, fill_action
 from p4switch.p4runtime.bytestrings import to_bytes
 from p4switch.p4runtime.match_keys import encode_match
 from p4switch.p4runtime.p4info_index import ActionInfo, MatchFieldInfo, ParamInfo, TableInfo
+from p4switch.p4runtime.proto import p4data_pb2, p4runtime_pb2
 from p4switch.runtime_api import ActionCall, MatchKind
 
 P = p4runtime_pb2

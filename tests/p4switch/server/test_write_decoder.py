@@ -2,8 +2,8 @@
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from p4.v1 import p4runtime_pb2
 
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.p4runtime.write_decoder import decode_write_request
 
 u32 = st.integers(0, 2**32 - 1)
