@@ -27,8 +27,7 @@ from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
 log = logging.getLogger(__name__)
 
 ElectionId = tuple[int, int] | None  # (high, low); None when the field is unset
-# A StreamMessageResponse, or its bytes when wire_encoder built it
-StreamMessage = p4runtime_pb2.StreamMessageResponse | bytes
+StreamMessage = p4runtime_pb2.StreamMessageResponse
 
 MAX_CONNECTIONS = 16  # per device, as PI
 

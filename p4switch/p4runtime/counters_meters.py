@@ -156,11 +156,11 @@ class CountersAndMeters:
         """The entries a direct resource read names: one, or all when no match is given."""
         if table_entry.match or table_entry.is_default_action:
             return [table_entry]
-        found: list[bytes] = []
+        found: list = []
         self.tables.read(p4runtime_pb2.TableEntry(table_id=table_entry.table_id), found)
         named = []
-        for encoded in found:
-            entry = p4runtime_pb2.Entity.FromString(encoded).table_entry
+        for entity in found:
+            entry = entity.table_entry
             named.append(p4runtime_pb2.TableEntry(
                 table_id=entry.table_id, match=entry.match, priority=entry.priority))
         return named

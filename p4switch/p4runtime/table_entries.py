@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from p4switch.p4runtime import meter_configs
-from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.action_profiles import ActionProfileState
-from p4switch.p4runtime.actions import build_action_call, encode_action
+from p4switch.p4runtime.actions import build_action_call, fill_action
 from p4switch.p4runtime.errors import (
     already_exists,
     from_engine,
@@ -30,8 +29,8 @@ from p4switch.p4runtime.errors import (
 )
 from p4switch.p4runtime.match_keys import (
     EntryKey,
-    encode_match,
     engine_priority,
+    fill_match,
     key_from_engine,
     p4runtime_priority,
     parse_key,
@@ -48,6 +47,7 @@ from p4switch.runtime_api import ActionCall, RuntimeApiError, SwitchRuntime
 from p4switch.runtime_api import TableEntry as EngineEntry
 
 Update = p4runtime_pb2.Update
+Entity = p4runtime_pb2.Entity
 NS_PER_MS = 1_000_000
 
 
@@ -366,9 +366,7 @@ class TableEntries:
     # --- reads ---------------------------------------------------------------
 
     def read(self, request: Any, response: list) -> None:
-        """Append the entries ``request`` names to ``response``, each as the encoded
-        bytes of an Entity (see wire_encoder: building messages would cost more than
-        everything else a large read does)."""
+        """Append the entries ``request`` names to ``response``, as Entity messages."""
         if request.table_id == 0:
             for state in self.tables.values():
                 self._read_table(state, request, response)
@@ -384,11 +382,13 @@ class TableEntries:
             default = self._engine(f"table '{info.name}': reading the default entry",
                                    self.runtime.mt_get_default_entry, info.name)
             counter, meter = self._direct_resources(info, default.handle, request)
-            response.append(wire.table_entry_entity(wire.table_entry(
-                info.id, action=self._encode_action(info, default),
-                controller_metadata=state.default_entry.controller_metadata,
-                meter_config=meter, counter_data=counter, is_default_action=True,
-                metadata=state.default_entry.metadata)))
+            entity = Entity()
+            te = entity.table_entry
+            te.table_id = info.id
+            self._fill_action(info, default, te)
+            _fill_extras(te, state.default_entry, counter, meter)
+            te.is_default_action = True
+            response.append(entity)
             return
         with_elapsed = request.HasField("time_since_last_hit")
         if with_elapsed and not info.supports_idle_timeout:
@@ -407,9 +407,10 @@ class TableEntries:
         want_priority = request.priority if not request.match else 0
         want_action = request.action.action.action_id if request.HasField("action") else 0
         with_resources = request.HasField("counter_data") or request.HasField("meter_config")
-        counter = meter = elapsed_ns = None
+        counter = meter = None
         no_stored = StoredEntry(-1)
         is_const = info.is_const
+        table_id = info.id
         for entry in entries:
             priority = _priority_of(info, entry)
             if want_priority and priority != want_priority:
@@ -423,27 +424,36 @@ class TableEntries:
             stored = state.entries.get(key) or no_stored
             if with_resources:
                 counter, meter = self._direct_resources(info, entry.handle, request)
+            entity = Entity()
+            te = entity.table_entry
+            te.table_id = table_id
+            fill_match(info, key, te)
+            self._fill_action(info, entry, te)
+            if priority:
+                te.priority = priority
+            _fill_extras(te, stored, counter, meter)
+            if stored.idle_timeout_ns:
+                te.idle_timeout_ns = stored.idle_timeout_ns
             if with_elapsed:
-                elapsed_ns = entry.time_since_last_hit_ms * NS_PER_MS
-            response.append(wire.table_entry_entity(wire.table_entry(
-                info.id, encode_match(info, key), self._encode_action(info, entry),
-                priority=priority, controller_metadata=stored.controller_metadata,
-                meter_config=meter, counter_data=counter,
-                idle_timeout_ns=stored.idle_timeout_ns, elapsed_ns=elapsed_ns,
-                metadata=stored.metadata, is_const=is_const)))
+                te.time_since_last_hit.SetInParent()
+                te.time_since_last_hit.elapsed_ns = entry.time_since_last_hit_ms * NS_PER_MS
+            if is_const:
+                te.is_const = True
+            response.append(entity)
 
-    def _encode_action(self, info: TableInfo, entry: EngineEntry) -> bytes:
-        """The entry's encoded ``action`` field; b"" when P4Runtime cannot name it."""
+    def _fill_action(self, info: TableInfo, entry: EngineEntry, te: Any) -> None:
+        """The entry's ``action``; left unset when P4Runtime cannot name it."""
         if entry.action is not None:
             action_info = self.index.actions_by_name.get(entry.action.name)
-            return encode_action(action_info, entry.action) if action_info is not None else b""
+            if action_info is not None:
+                fill_action(action_info, entry.action, te.action.action)
+            return
         if info.action_profile_id:
             profile = self.action_profiles[info.action_profile_id]
             if entry.member is not None and entry.member in profile.member_ids_by_handle:
-                return wire.member_action(profile.member_ids_by_handle[entry.member])
-            if entry.group is not None and entry.group in profile.group_ids_by_handle:
-                return wire.group_action(profile.group_ids_by_handle[entry.group])
-        return b""
+                te.action.action_profile_member_id = profile.member_ids_by_handle[entry.member]
+            elif entry.group is not None and entry.group in profile.group_ids_by_handle:
+                te.action.action_profile_group_id = profile.group_ids_by_handle[entry.group]
 
     def _direct_resources(self, info: TableInfo, handle: int, request: Any
                           ) -> tuple[tuple[int, int] | None, tuple[int, int, int, int] | None]:
@@ -461,9 +471,8 @@ class TableEntries:
 
     # --- idle timeout ----------------------------------------------------------
 
-    def timed_out_entries(self, table_name: str, handles: list[int]) -> list[bytes]:
-        """The encoded TableEntry messages of an IdleTimeoutNotification (PI's
-        parse_match_key)."""
+    def timed_out_entries(self, table_name: str, handles: list[int]) -> list:
+        """The TableEntry messages of an IdleTimeoutNotification (PI's parse_match_key)."""
         info = self.index.tables_by_name.get(table_name)
         if info is None:
             return []
@@ -474,11 +483,28 @@ class TableEntries:
             stored = state.entries.get(key) if key is not None else None
             if stored is None or not stored.idle_timeout_ns:
                 continue  # deleted meanwhile, or an entry that does not age
-            entries.append(wire.table_entry(
-                info.id, encode_match(info, key), priority=key[1],
-                controller_metadata=stored.controller_metadata,
-                idle_timeout_ns=stored.idle_timeout_ns, metadata=stored.metadata))
+            te = p4runtime_pb2.TableEntry(table_id=info.id, priority=key[1],
+                                          idle_timeout_ns=stored.idle_timeout_ns)
+            fill_match(info, key, te)
+            _fill_extras(te, stored, None, None)
+            entries.append(te)
         return entries
+
+
+def _fill_extras(te: Any, stored: StoredEntry, counter: tuple[int, int] | None,
+                 meter: tuple[int, int, int, int] | None) -> None:
+    """The fields of a TableEntry read back that only some entries have."""
+    if stored.controller_metadata:
+        te.controller_metadata = stored.controller_metadata
+    if stored.metadata:
+        te.metadata = stored.metadata
+    if counter is not None:
+        te.counter_data.byte_count, te.counter_data.packet_count = counter
+        te.counter_data.SetInParent()
+    if meter is not None:
+        config = te.meter_config
+        config.SetInParent()
+        config.cir, config.cburst, config.pir, config.pburst = meter
 
 
 def _priority_of(info: TableInfo, entry: EngineEntry) -> int:

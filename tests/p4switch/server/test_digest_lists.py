@@ -31,8 +31,7 @@ def make(config=None):
     struct.members.add(name="port").type_spec.bitstring.bit.bitwidth = 9
     sent = []
     clock = Clock()
-    lists = DigestLists(P4InfoIndex(info), lambda message: sent.append(
-        p4runtime_pb2.StreamMessageResponse.FromString(message)), clock)
+    lists = DigestLists(P4InfoIndex(info), sent.append, clock)
     if config is not None:
         lists.write_config(Update.INSERT, p4runtime_pb2.DigestEntry(
             digest_id=DIGEST_ID, config=p4runtime_pb2.DigestEntry.Config(**config)))
