@@ -38,8 +38,8 @@ from bench.lb_state import (
 from bench.packet_rate import RateResult, measure_rate
 from bench.switch_pair import BMV2, BMV2_NAME, EMBEDDED, running_switch
 from controller.p4_schema import DecodedEntry, P4Schema
+from controller.p4runtime_codec import EntryCodec
 from controller.p4runtime_proto import p4runtime_pb2
-from controller.p4runtime_wire import EntryCodec
 from controller.switch_session import SwitchAddress, SwitchSession
 from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON, PacketWire

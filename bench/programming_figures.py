@@ -29,8 +29,8 @@ from bench.lb_state import as_address, vip_address
 from bench.switch_pair import BMV2, BMV2_NAME, EMBEDDED, running_switch
 from controller.lb_service import LbService
 from controller.p4_schema import DecodedEntry
+from controller.p4runtime_codec import EntryCodec
 from controller.p4runtime_proto import p4runtime_pb2
-from controller.p4runtime_wire import EntryCodec
 from controller.switch_session import SwitchAddress, SwitchSession
 from tests.integration.lb_fixture import LB_JSON, lb_p4info
 from tests.p4runtime_messages import update_message

@@ -38,14 +38,14 @@ from controller.lb_tables import (
     group_entries,
 )
 from controller.p4_schema import DecodedEntry, P4Schema
-from controller.p4runtime_proto import p4info_pb2, p4runtime_pb2
-from controller.p4runtime_wire import (
+from controller.p4runtime_codec import (
+    CodecError,
     DigestBatch,
     IdleTimeoutBatch,
     MalformedStreamMessage,
     StreamMessage,
-    WireError,
 )
+from controller.p4runtime_proto import p4info_pb2, p4runtime_pb2
 from controller.switch_session import SwitchAddress, SwitchError, SwitchSession
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class LbDataPlane:
             for te in session.read_table(self.schema.table(table).id):
                 try:
                     e = self.codec.decode(te)
-                except WireError as err:
+                except CodecError as err:
                     # Left out of `installed`: the next apply() writes the
                     # entry again, and the switch says what it makes of it.
                     log.warning("switch %s: unreadable %s entry: %s", session.address, table,
@@ -266,7 +266,7 @@ class LbDataPlane:
         session: SwitchSession,
         installed: dict[EntryId, DecodedEntry],
         table: str,
-        updates: list[bytes],
+        updates: list[p4runtime_pb2.Update],
     ) -> None:
         """Writes one table's updates; on failure, re-learns that table from the switch
         so the next apply() repairs exactly what is wrong."""

@@ -51,7 +51,7 @@ class ActionSchema:
 
 @dataclass(frozen=True)
 class DecodedEntry:
-    """A table entry in controller terms (p4runtime_wire encodes and decodes it)."""
+    """A table entry in controller terms (p4runtime_codec encodes and decodes it)."""
 
     table: str
     key: tuple[MatchValue, ...]

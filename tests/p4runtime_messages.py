@@ -1,9 +1,10 @@
 """Table entries as generated protobuf messages: the tests' independent reference.
 
-The controller encodes and decodes entries on the wire itself
-(controller/p4runtime_wire.py). The tests check it, and read switches back,
-through the generated protobuf classes instead, so a mistake in the
-controller's codec cannot hide behind the same mistake in the check.
+The controller encodes and decodes entries with its codec
+(controller/p4runtime_codec.py: per-table layouts, fast paths). The tests
+check it, and read switches back, with this plain builder written apart
+from it, so a mistake in the codec cannot hide behind the same mistake in
+the check.
 """
 
 from __future__ import annotations
