@@ -173,6 +173,19 @@ class EmbeddedSwitch:
         with self.lock:
             return self._table(table).add_entry(key, action, priority)
 
+    def mt_add_exact_entry(self, table: str, values: tuple[int, ...], action: ActionCall) -> int:
+        with self.lock:
+            return self._table(table).add_exact_entry(values, action)
+
+    def mt_find_exact_entry(self, table: str, values: tuple[int, ...]) -> int | None:
+        with self.lock:
+            return self._table(table).find_exact_entry(values)
+
+    def mt_find_entry(self, table: str, key: list[MatchKeyParam], priority: int = 1
+                      ) -> int | None:
+        with self.lock:
+            return self._table(table).find_entry(key, priority)
+
     def mt_modify_entry(self, table: str, handle: int, action: ActionCall) -> None:
         with self.lock:
             self._table(table).modify_entry(handle, action)

@@ -312,7 +312,11 @@ class Table:
             raise self.mu.bad_key(
                 f"a {self.match_type} table needs a priority >= 0, got {priority!r}"
             )
-        form = self.mu.lookup_form(key, priority)
+        return self._add(self.mu.lookup_form(key, priority),
+                         None if self.match_type == "exact" else key, priority, setup)
+
+    def _add(self, form: object, params: list[MatchKeyParam] | None, priority: int,
+             setup: Callable[[Entry], None]) -> int:
         if self.mu.find(form) is not None:
             raise RuntimeApiError(
                 MatchError.DUPLICATE_ENTRY, f"table {self.name!r} already has an entry for this key"
@@ -322,7 +326,7 @@ class Table:
                 MatchError.TABLE_FULL, f"table {self.name!r} is full ({self.max_size} entries)"
             )
         e = Entry()
-        e.params = None if self.match_type == "exact" else key
+        e.params = params
         e.form = form
         e.priority = priority
         e.handle = self._next_handle
@@ -345,6 +349,47 @@ class Table:
             e.next = self.next_for(a, True)
 
         return self.add(key, priority, setup)
+
+    def add_exact_entry(self, values: tuple[int, ...], action: ActionCall) -> int:
+        """``add_entry`` for a direct table whose key fields are all exact, the key
+        given as the tuple of its values: no MatchKeyParam per field, and the tuple
+        is the lookup key itself (the caller may keep it, sharing the memory)."""
+        if self.immutable:
+            raise RuntimeApiError(
+                MatchError.IMMUTABLE_TABLE_ENTRIES, f"table {self.name!r} has const entries"
+            )
+        if self.profile is not None:
+            raise RuntimeApiError(MatchError.WRONG_TABLE_TYPE, f"table {self.name!r} is indirect")
+        if self.mu.exact_tops is None:  # e.g. a field with a JSON mask: the general path
+            return self.add_entry(self._exact_params(values), action, -1)
+        form = self.mu.exact_form(values)
+        a = self.check_action(action)
+
+        def setup(e: Entry) -> None:
+            e.action, e.fn, e.data = a, a.fn, self._shared(tuple(action.args))
+            e.next = self.next_for(a, True)
+
+        return self._add(form, None, -1, setup)
+
+    def find_exact_entry(self, values: tuple[int, ...]) -> int | None:
+        """The handle of the entry with this all-exact key (``add_exact_entry``), or None."""
+        if self.mu.exact_tops is None:
+            return self.find_entry(self._exact_params(values), -1)
+        e = self.mu.find(self.mu.exact_form(values))
+        return None if e is None else e.handle
+
+    def _exact_params(self, values: tuple[int, ...]) -> list[MatchKeyParam]:
+        if type(values) is not tuple or not all(k.kind is MatchKind.EXACT for k in self.key):
+            raise self.mu.bad_key(f"not an all-exact key: {values!r}")
+        return [MatchKeyParam(MatchKind.EXACT, v) for v in values]
+
+    def find_entry(self, key: list[MatchKeyParam], priority: int) -> int | None:
+        """The handle of the entry with this key and priority, or None."""
+        key = self.mu.normalize(key)
+        if self.match_type not in ("ternary", "range"):
+            priority = -1
+        e = self.mu.find(self.mu.lookup_form(key, priority))
+        return None if e is None else e.handle
 
     def add_indirect(self, key: list[MatchKeyParam], member: int | None, group: int | None,
                      priority: int) -> int:  # fmt: skip

@@ -120,7 +120,6 @@ class Pipeline:
             for pid, info in index.action_profiles.items()
         }
         self.tables = TableEntries(index, runtime, self.action_profiles)
-        self.tables.load_initial_entries()
         self.resources = CountersAndMeters(index, runtime, self.tables)
         self.replication = ReplicationEngine(runtime)
         self.digests = DigestLists(index, send)

@@ -1,10 +1,17 @@
 """Table entries: INSERT / MODIFY / DELETE and reads, as PI's device_mgr does them.
 
-The server keeps, per table, the entries it knows by key (PI's TableInfoStore):
-the data-plane handle and what only P4Runtime cares about (controller_metadata,
-metadata, idle_timeout_ns). Reads take the entries from the data plane, as PI
-does, and add those fields back. Entries the program itself installs (``const
-entries`` / ``entries``) are taken into the store when the pipeline loads.
+Unlike PI (whose TableInfoStore keeps every entry's key a second time), the
+server keeps no entry store of its own: the data plane finds entries by key,
+and holds each entry's TTL. Only what P4Runtime alone cares about is kept
+here, per handle and only for the entries that have it: controller_metadata,
+metadata, and an idle_timeout_ns the data plane's millisecond TTL does not
+give back exactly. At a million flow entries that is ~500 bytes less per
+flow than a store of keys and handles (bench.flow_figures measures the
+switch's memory per flow). Reads take the entries from the data plane, as PI
+does, and add those fields back.
+
+Keys of tables whose fields are all exact go to the data plane as the tuple
+of their values (``mt_add_exact_entry``), the path a million flow entries take.
 
 The checks and their order follow ``table_insert`` / ``table_modify`` /
 ``table_delete`` in proto/frontend/src/device_mgr.cpp, with the P4Runtime
@@ -28,7 +35,6 @@ from p4switch.p4runtime.errors import (
     unimplemented,
 )
 from p4switch.p4runtime.match_keys import (
-    EntryKey,
     engine_priority,
     fill_match,
     key_from_engine,
@@ -43,7 +49,7 @@ from p4switch.p4runtime.p4info_index import (
     TableInfo,
 )
 from p4switch.p4runtime.proto import p4runtime_pb2
-from p4switch.runtime_api import ActionCall, RuntimeApiError, SwitchRuntime
+from p4switch.runtime_api import ActionCall, MatchError, RuntimeApiError, SwitchRuntime
 from p4switch.runtime_api import TableEntry as EngineEntry
 
 Update = p4runtime_pb2.Update
@@ -53,18 +59,21 @@ NS_PER_MS = 1_000_000
 
 @dataclass(slots=True)
 class StoredEntry:
-    handle: int
+    """What an entry has that the data plane does not keep (absent: all zero)."""
+
     controller_metadata: int = 0
     metadata: bytes = b""
     idle_timeout_ns: int = 0
 
 
+_NOTHING_STORED = StoredEntry()
+
+
 @dataclass
 class TableState:
     info: TableInfo
-    entries: dict[EntryKey, StoredEntry] = field(default_factory=dict)
-    keys_by_handle: dict[int, EntryKey] = field(default_factory=dict)
-    default_entry: StoredEntry = field(default_factory=lambda: StoredEntry(-1))
+    extras: dict[int, StoredEntry] = field(default_factory=dict)  # by data-plane handle
+    default_entry: StoredEntry = field(default_factory=StoredEntry)
     default_modified: bool = False  # the controller changed the program's default
 
 
@@ -86,16 +95,9 @@ class TableEntries:
         self.runtime = runtime
         self.action_profiles = action_profiles
         self.tables = {tid: TableState(info) for tid, info in index.tables.items()}
-
-    def load_initial_entries(self) -> None:
-        """Take the entries the program installed at load time into the store."""
-        for state in self.tables.values():
-            info = state.info
-            for entry in self._engine(f"reading table '{info.name}'",
-                                      self.runtime.mt_get_entries, info.name):
-                key = key_from_engine(info, entry.match_key, _priority_of(info, entry))
-                state.entries[key] = StoredEntry(entry.handle)
-                state.keys_by_handle[entry.handle] = key
+        # TTLs in ms by idle_timeout_ns: flows share a few timeouts, and one int
+        # object per value instead of per entry is 32 bytes a flow.
+        self._ttls: dict[int, int] = {}
 
     @staticmethod
     def _engine(doing: str, fn, *args):
@@ -145,25 +147,31 @@ class TableEntries:
                           "can be written")
         if not entry.HasField("action"):
             raise invalid(f"table '{info.name}': 'action' must be set")
-        key, params = parse_match(info, entry)
+        exact = info.exact_widths is not None and not info.action_profile_id
+        if exact:
+            values, params, prio = parse_key(info, entry)[0], None, -1
+        else:
+            key, params = parse_match(info, entry)
+            values, prio = None, engine_priority(key[1], info.needs_priority)
         action = self._resolve_action(info, entry)
         counter = self._direct_counter_data(info, entry)
         rates = self._direct_meter_rates(info, entry)
         ttl_ms = self._ttl_ms(info, entry)
-        if key in state.entries:
-            raise already_exists(f"table '{info.name}': an entry with this match key and "
-                                 "priority exists; use MODIFY to change its action")
         name = info.name
-        prio = engine_priority(key[1], info.needs_priority)
         rt = self.runtime
         try:
-            if action.call is not None:
+            if values is not None:
+                handle = rt.mt_add_exact_entry(name, values, action.call)
+            elif action.call is not None:
                 handle = rt.mt_add_entry(name, params, action.call, prio)
             elif action.member is not None:
                 handle = rt.mt_indirect_add_entry(name, params, action.member, prio)
             else:
                 handle = rt.mt_indirect_ws_add_entry(name, params, action.group, prio)
         except RuntimeApiError as e:
+            if e.code is MatchError.DUPLICATE_ENTRY:
+                raise already_exists(f"table '{name}': an entry with this match key and "
+                                     "priority exists; use MODIFY to change its action") from None
             raise from_engine(e, f"table '{name}': adding an entry") from None
         try:
             if counter is not None or rates is not None:
@@ -174,16 +182,34 @@ class TableEntries:
             # Leave no half-written entry behind.
             rt.mt_delete_entry(name, handle)
             raise from_engine(e, f"table '{name}': adding an entry") from None
-        state.entries[key] = StoredEntry(handle, entry.controller_metadata, entry.metadata,
-                                         entry.idle_timeout_ns)
-        state.keys_by_handle[handle] = key
+        self._keep_extras(state, handle, entry, ttl_ms)
+
+    def _keep_extras(self, state: TableState, handle: int, entry: Any,
+                     ttl_ms: int | None) -> None:
+        """Remember what the data plane cannot give back for this entry, if anything."""
+        metadata, cookie = entry.metadata, entry.controller_metadata
+        ns = entry.idle_timeout_ns
+        if metadata or cookie or (ns and ns != (ttl_ms or 0) * NS_PER_MS):
+            state.extras[handle] = StoredEntry(cookie, metadata, ns)
+        else:
+            state.extras.pop(handle, None)
+
+    def _find(self, state: TableState, entry: Any, doing: str) -> int | None:
+        """The data-plane handle of the (non-default) entry whose key ``entry`` gives."""
+        info = state.info
+        if info.exact_widths is not None:
+            return self._engine(f"table '{info.name}': {doing}", self.runtime.mt_find_exact_entry,
+                                info.name, parse_key(info, entry)[0])
+        key, params = parse_match(info, entry)
+        return self._engine(f"table '{info.name}': {doing}", self.runtime.mt_find_entry,
+                            info.name, params, engine_priority(key[1], info.needs_priority))
 
     def _modify(self, state: TableState, entry: Any) -> None:
         info = state.info
         if entry.is_default_action:
             self._modify_default(state, entry)
             return
-        key = parse_key(info, entry)
+        parse_key(info, entry)  # checked first, as PI does
         has_action = entry.HasField("action")
         if info.is_const and has_action:
             raise permission_denied(f"table '{info.name}' is const: the action of its entries "
@@ -194,11 +220,10 @@ class TableEntries:
         counter = self._direct_counter_data(info, entry)
         rates = self._direct_meter_rates(info, entry)
         ttl_ms = self._ttl_ms(info, entry)
-        stored = state.entries.get(key)
-        if stored is None:
+        handle = self._find(state, entry, "modifying an entry")
+        if handle is None:
             raise not_found(f"table '{info.name}': no entry with this match key and priority")
         name = info.name
-        handle = stored.handle
         rt = self.runtime
         try:
             if action is not None:
@@ -215,9 +240,7 @@ class TableEntries:
         except RuntimeApiError as e:
             raise from_engine(e, f"table '{name}': modifying an entry") from None
         if has_action:
-            stored.controller_metadata = entry.controller_metadata
-            stored.metadata = entry.metadata
-            stored.idle_timeout_ns = entry.idle_timeout_ns
+            self._keep_extras(state, handle, entry, ttl_ms)
 
     def _modify_default(self, state: TableState, entry: Any) -> None:
         info = state.info
@@ -258,14 +281,12 @@ class TableEntries:
                           "MODIFY it without an action to reset it")
         if info.is_const:
             raise permission_denied(f"table '{info.name}' is const: entries cannot be deleted")
-        key = parse_key(info, entry)
-        stored = state.entries.get(key)
-        if stored is None:
+        handle = self._find(state, entry, "deleting an entry")
+        if handle is None:
             raise not_found(f"table '{info.name}': no entry with this match key and priority")
         self._engine(f"table '{info.name}': deleting an entry",
-                     self.runtime.mt_delete_entry, info.name, stored.handle)
-        del state.entries[key]
-        state.keys_by_handle.pop(stored.handle, None)
+                     self.runtime.mt_delete_entry, info.name, handle)
+        state.extras.pop(handle, None)
 
     # --- pieces of a write ---------------------------------------------------
 
@@ -334,7 +355,12 @@ class TableEntries:
                               "idle_timeout_ns must be 0")
             return None
         # The data plane counts in ms; a TTL under 1 ms must not become "no ageing".
-        return max(1, ns // NS_PER_MS) if ns else 0
+        ttl = self._ttls.get(ns)
+        if ttl is None:
+            ttl = max(1, ns // NS_PER_MS) if ns else 0
+            if len(self._ttls) < 256:
+                self._ttls[ns] = ttl
+        return ttl
 
     def _apply_direct_resources(self, name: str, handle: int, counter, rates) -> None:
         rt = self.runtime
@@ -357,11 +383,10 @@ class TableEntries:
             default = self._engine(f"table '{info.name}': {doing}",
                                    self.runtime.mt_get_default_entry, info.name)
             return state, default.handle
-        key = parse_key(info, entry)
-        stored = state.entries.get(key)
-        if stored is None:
+        handle = self._find(state, entry, doing)
+        if handle is None:
             raise not_found(f"table '{info.name}': no entry with this match key and priority")
-        return state, stored.handle
+        return state, handle
 
     # --- reads ---------------------------------------------------------------
 
@@ -395,12 +420,11 @@ class TableEntries:
             raise invalid(f"table '{info.name}' does not support idle timeout: do not set "
                           "time_since_last_hit, even in wildcard reads")
         if request.match:
-            key = parse_key(info, request)
-            stored = state.entries.get(key)
-            if stored is None:
+            handle = self._find(state, request, "reading an entry")
+            if handle is None:
                 return
             entries = [self._engine(f"table '{info.name}': reading an entry",
-                                    self.runtime.mt_get_entry, info.name, stored.handle)]
+                                    self.runtime.mt_get_entry, info.name, handle)]
         else:
             entries = self._engine(f"table '{info.name}': reading entries",
                                    self.runtime.mt_get_entries, info.name)
@@ -408,7 +432,7 @@ class TableEntries:
         want_action = request.action.action.action_id if request.HasField("action") else 0
         with_resources = request.HasField("counter_data") or request.HasField("meter_config")
         counter = meter = None
-        no_stored = StoredEntry(-1)
+        extras = state.extras
         is_const = info.is_const
         table_id = info.id
         for entry in entries:
@@ -421,7 +445,7 @@ class TableEntries:
                                 != want_action):
                 continue
             key = key_from_engine(info, entry.match_key, priority)
-            stored = state.entries.get(key) or no_stored
+            stored = extras.get(entry.handle, _NOTHING_STORED)
             if with_resources:
                 counter, meter = self._direct_resources(info, entry.handle, request)
             entity = Entity()
@@ -432,8 +456,9 @@ class TableEntries:
             if priority:
                 te.priority = priority
             _fill_extras(te, stored, counter, meter)
-            if stored.idle_timeout_ns:
-                te.idle_timeout_ns = stored.idle_timeout_ns
+            idle_timeout_ns = stored.idle_timeout_ns or (entry.timeout_ms or 0) * NS_PER_MS
+            if idle_timeout_ns:
+                te.idle_timeout_ns = idle_timeout_ns
             if with_elapsed:
                 te.time_since_last_hit.SetInParent()
                 te.time_since_last_hit.elapsed_ns = entry.time_since_last_hit_ms * NS_PER_MS
@@ -479,13 +504,18 @@ class TableEntries:
         state = self.tables[info.id]
         entries = []
         for handle in handles:
-            key = state.keys_by_handle.get(handle)
-            stored = state.entries.get(key) if key is not None else None
-            if stored is None or not stored.idle_timeout_ns:
-                continue  # deleted meanwhile, or an entry that does not age
-            te = p4runtime_pb2.TableEntry(table_id=info.id, priority=key[1],
-                                          idle_timeout_ns=stored.idle_timeout_ns)
-            fill_match(info, key, te)
+            try:
+                entry = self.runtime.mt_get_entry(info.name, handle)
+            except RuntimeApiError:
+                continue  # deleted meanwhile
+            if not entry.timeout_ms:
+                continue  # an entry that does not age (any more)
+            stored = state.extras.get(handle, _NOTHING_STORED)
+            priority = _priority_of(info, entry)
+            te = p4runtime_pb2.TableEntry(
+                table_id=info.id, priority=priority,
+                idle_timeout_ns=stored.idle_timeout_ns or entry.timeout_ms * NS_PER_MS)
+            fill_match(info, key_from_engine(info, entry.match_key, priority), te)
             _fill_extras(te, stored, None, None)
             entries.append(te)
         return entries
