@@ -46,6 +46,7 @@ class SwitchProcess:
     interfaces: dict[int, str] = field(default_factory=dict)  # port -> Linux interface
     log_path: Path | None = None
     exec_prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", NS]
+    log_level: str | None = None  # --log-level (both switches take BMv2's names); None: default
     proc: subprocess.Popen | None = None
 
     @property
@@ -61,6 +62,8 @@ class SwitchProcess:
         else:
             argv = [sys.executable, "-m", "p4switch.main"]
         argv += ["--device-id", str(self.device_id)]
+        if self.log_level is not None:
+            argv += ["--log-level", self.log_level]
         for port, iface in sorted(self.interfaces.items()):
             argv += ["-i", f"{port}@{iface}"]
         if self.packet_in:

@@ -207,6 +207,10 @@ class SwitchRuntime(Protocol):
     def mt_find_entry(
         self, table: str, key: list[MatchKeyParam], priority: int = 1
     ) -> int | None: ...
+    # (handle, key values, action name or None, action data, TTL ms or None) per entry
+    def mt_get_exact_entries(
+        self, table: str
+    ) -> list[tuple[int, tuple[int, ...], str | None, tuple, int | None]]: ...
 
     def mt_set_entry_ttl(self, table: str, handle: int, ttl_ms: int) -> None: ...
 

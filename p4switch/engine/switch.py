@@ -212,6 +212,12 @@ class EmbeddedSwitch:
             t = self._table(table)
             return [t.to_table_entry(e) for e in t.entries.values()]
 
+    def mt_get_exact_entries(
+        self, table: str
+    ) -> list[tuple[int, tuple[int, ...], str | None, tuple, int | None]]:
+        with self.lock:
+            return self._table(table).exact_entries()
+
     def mt_get_entry(self, table: str, handle: int) -> TableEntry:
         with self.lock:
             t = self._table(table)

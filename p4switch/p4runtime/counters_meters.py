@@ -15,6 +15,7 @@ from p4switch.p4runtime import meter_configs
 from p4switch.p4runtime.errors import from_engine, invalid, unimplemented
 from p4switch.p4runtime.p4info_index import CounterInfo, P4InfoIndex
 from p4switch.p4runtime.proto import p4info_pb2, p4runtime_pb2
+from p4switch.p4runtime.read_responses import ReadResponses
 from p4switch.p4runtime.table_entries import TableEntries
 from p4switch.runtime_api import RuntimeApiError, SwitchRuntime
 
@@ -156,7 +157,7 @@ class CountersAndMeters:
         """The entries a direct resource read names: one, or all when no match is given."""
         if table_entry.match or table_entry.is_default_action:
             return [table_entry]
-        found: list = []
+        found = ReadResponses()
         self.tables.read(p4runtime_pb2.TableEntry(table_id=table_entry.table_id), found)
         named = []
         for entity in found:

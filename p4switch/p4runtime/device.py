@@ -34,6 +34,7 @@ from p4switch.p4runtime.notification_loop import NotificationLoop
 from p4switch.p4runtime.packet_io import build_packet_out_frame, parse_packet_in
 from p4switch.p4runtime.pipeline import Pipeline, load_pipeline, load_runtime
 from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
+from p4switch.p4runtime.read_responses import ReadResponses
 from p4switch.runtime_api import Digest, SwitchRuntime
 
 log = logging.getLogger(__name__)
@@ -188,13 +189,13 @@ class Device:
             request = p4runtime_pb2.TableEntry(table_id=info.id)
             request.counter_data.SetInParent()
             request.meter_config.SetInParent()
-            found = []
+            found = ReadResponses()
             pipeline.tables.read(request, found)
             state += [(Update.INSERT, e) for e in found]
             if table.default_modified:
                 # its action and metadata only: direct resources of the default entry
                 # are not carried over
-                found = []
+                found = ReadResponses()
                 pipeline.tables.read(
                     p4runtime_pb2.TableEntry(table_id=info.id, is_default_action=True), found)
                 state += [(Update.MODIFY, e) for e in found]
@@ -297,16 +298,16 @@ class Device:
                           "loaded P4Info")
         return profile
 
-    def read(self, entities: Any) -> list[p4runtime_pb2.Entity]:
+    def read(self, entities: Any) -> ReadResponses:
         """The entities ``entities`` name."""
-        found: list[p4runtime_pb2.Entity] = []
+        found = ReadResponses()
         with self._lock:
             pipeline = self._current()
             for entity in entities:
                 self._read_entity(pipeline, entity, found)
         return found
 
-    def _read_entity(self, pipeline: Pipeline, entity: Any, found: list) -> None:
+    def _read_entity(self, pipeline: Pipeline, entity: Any, found: ReadResponses) -> None:
         which = entity.WhichOneof("entity")
         if which == "table_entry":
             pipeline.tables.read(entity.table_entry, found)

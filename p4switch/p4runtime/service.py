@@ -39,7 +39,6 @@ from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2, p4runtime_pb2_grpc
 log = logging.getLogger(__name__)
 
 P4RUNTIME_API_VERSION = "1.4.1"
-ENTITIES_PER_READ_RESPONSE = 2000
 MAX_OPEN_STREAMS = 20  # each open stream holds one gRPC worker thread
 STREAM_OUTBOX_SIZE = 10000
 
@@ -78,13 +77,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             with _COLLECTOR_PAUSE:
                 request = _parse(p4runtime_pb2.ReadRequest.FromString, data, "ReadRequest")
                 self.device.check_device_id(request.device_id)
-                found = self.device.read(request.entities)
-                # Several responses keep each message small, whatever the table sizes.
-                responses = [
-                    p4runtime_pb2.ReadResponse(
-                        entities=found[start:start + ENTITIES_PER_READ_RESPONSE])
-                    for start in range(0, max(len(found), 1), ENTITIES_PER_READ_RESPONSE)
-                ]
+                responses = self.device.read(request.entities).messages
         except P4RuntimeError as e:
             context.abort(e.grpc_code(), e.message)
         yield from responses

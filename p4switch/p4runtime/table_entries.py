@@ -49,11 +49,11 @@ from p4switch.p4runtime.p4info_index import (
     TableInfo,
 )
 from p4switch.p4runtime.proto import p4runtime_pb2
+from p4switch.p4runtime.read_responses import ReadResponses
 from p4switch.runtime_api import ActionCall, MatchError, RuntimeApiError, SwitchRuntime
 from p4switch.runtime_api import TableEntry as EngineEntry
 
 Update = p4runtime_pb2.Update
-Entity = p4runtime_pb2.Entity
 NS_PER_MS = 1_000_000
 
 
@@ -390,15 +390,15 @@ class TableEntries:
 
     # --- reads ---------------------------------------------------------------
 
-    def read(self, request: Any, response: list) -> None:
-        """Append the entries ``request`` names to ``response``, as Entity messages."""
+    def read(self, request: Any, response: ReadResponses) -> None:
+        """Add the entries ``request`` names to ``response``."""
         if request.table_id == 0:
             for state in self.tables.values():
                 self._read_table(state, request, response)
         else:
             self._read_table(self.table(request.table_id), request, response)
 
-    def _read_table(self, state: TableState, request: Any, response: list) -> None:
+    def _read_table(self, state: TableState, request: Any, response: ReadResponses) -> None:
         info = state.info
         if request.is_default_action:
             if request.HasField("time_since_last_hit"):
@@ -407,18 +407,21 @@ class TableEntries:
             default = self._engine(f"table '{info.name}': reading the default entry",
                                    self.runtime.mt_get_default_entry, info.name)
             counter, meter = self._direct_resources(info, default.handle, request)
-            entity = Entity()
-            te = entity.table_entry
+            te = response.add().table_entry
             te.table_id = info.id
             self._fill_action(info, default, te)
             _fill_extras(te, state.default_entry, counter, meter)
             te.is_default_action = True
-            response.append(entity)
             return
         with_elapsed = request.HasField("time_since_last_hit")
         if with_elapsed and not info.supports_idle_timeout:
             raise invalid(f"table '{info.name}' does not support idle timeout: do not set "
                           "time_since_last_hit, even in wildcard reads")
+        if (info.exact_widths is not None and not info.action_profile_id and not request.match
+                and not with_elapsed and not request.HasField("counter_data")
+                and not request.HasField("meter_config") and not request.priority):
+            self._read_exact_table(state, request, response)
+            return
         if request.match:
             handle = self._find(state, request, "reading an entry")
             if handle is None:
@@ -448,8 +451,7 @@ class TableEntries:
             stored = extras.get(entry.handle, _NOTHING_STORED)
             if with_resources:
                 counter, meter = self._direct_resources(info, entry.handle, request)
-            entity = Entity()
-            te = entity.table_entry
+            te = response.add().table_entry
             te.table_id = table_id
             fill_match(info, key, te)
             self._fill_action(info, entry, te)
@@ -464,7 +466,46 @@ class TableEntries:
                 te.time_since_last_hit.elapsed_ns = entry.time_since_last_hit_ms * NS_PER_MS
             if is_const:
                 te.is_const = True
-            response.append(entity)
+
+    def _read_exact_table(self, state: TableState, request: Any,
+                          response: ReadResponses) -> None:
+        """``_read_table`` of every entry of a direct all-exact table, as a read of
+        lb.p4's maglev and flow tables asks: the same messages, a third of the work."""
+        info = state.info
+        want_action = request.action.action.action_id if request.HasField("action") else 0
+        entries = self._engine(f"table '{info.name}': reading entries",
+                               self.runtime.mt_get_exact_entries, info.name)
+        field_ids = [f.id for f in info.match_fields]
+        actions = self.index.actions_by_name
+        extras = state.extras
+        table_id, is_const = info.id, info.is_const
+        new_entry = response.add
+        for handle, values, action_name, args, ttl_ms in entries:
+            action_info = actions.get(action_name) if action_name is not None else None
+            if want_action and (action_info is None or action_info.id != want_action):
+                continue
+            te = new_entry().table_entry
+            te.table_id = table_id
+            add_match = te.match.add
+            for field_id, value in zip(field_ids, values, strict=True):
+                fm = add_match()
+                fm.field_id = field_id
+                fm.exact.value = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+            if action_info is not None:
+                action = te.action.action
+                action.action_id = action_info.id
+                add_param = action.params.add
+                for p, value in zip(action_info.params, args, strict=False):
+                    param = add_param()
+                    param.param_id = p.id
+                    param.value = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+            stored = extras.get(handle, _NOTHING_STORED)
+            _fill_extras(te, stored, None, None)
+            idle_timeout_ns = stored.idle_timeout_ns or (ttl_ms or 0) * NS_PER_MS
+            if idle_timeout_ns:
+                te.idle_timeout_ns = idle_timeout_ns
+            if is_const:
+                te.is_const = True
 
     def _fill_action(self, info: TableInfo, entry: EngineEntry, te: Any) -> None:
         """The entry's ``action``; left unset when P4Runtime cannot name it."""
