@@ -51,6 +51,7 @@ class EntryCodec:
         self.schema = schema
         self._tables: dict[str, tuple[int, _MatchLayout]] = {}
         self._actions: dict[tuple[str, str], tuple[int, _ParamLayout]] = {}
+        self._decoders: dict[int, tuple] = {}
 
     def _table(self, name: str) -> tuple[int, _MatchLayout]:
         layout = self._tables.get(name)
@@ -137,23 +138,31 @@ class EntryCodec:
                               key_only=kind == DELETE)
         return update
 
+    def _decoder(self, table_id: int):
+        """(table, its field ids when every field is exact, else None), by table id."""
+        found = self._decoders.get(table_id)
+        if found is None:
+            try:
+                ts = self.schema.table_by_id(table_id)
+            except KeyError:
+                raise CodecError(f"table entry of unknown table id {table_id}") from None
+            exact = all(f.match_type == _MT.EXACT for f in ts.fields)
+            found = self._decoders[table_id] = (ts, [f.id for f in ts.fields] if exact else None)
+        return found
+
     def decode(self, te: P.TableEntry) -> DecodedEntry:
         """A TableEntry in controller terms (a key-only entry has action '')."""
-        try:
-            ts = self.schema.table_by_id(te.table_id)
-        except KeyError:
-            raise CodecError(f"table entry of unknown table id {te.table_id}") from None
-        fields = ts.fields
+        ts, exact_ids = self._decoder(te.table_id)
         match = te.match
         values: list[MatchValue] = []
-        if len(match) == len(fields) and all(f.match_type == _MT.EXACT for f in fields):
+        if exact_ids is not None and len(match) == len(exact_ids):
             # What a switch answers for an all-exact table: every field, in order.
-            for f, fm in zip(fields, match, strict=True):
-                if fm.field_id != f.id or fm.WhichOneof("field_match_type") != "exact":
+            for field_id, fm in zip(exact_ids, match, strict=True):
+                if fm.field_id != field_id or fm.WhichOneof("field_match_type") != "exact":
                     values = []
                     break
                 values.append(int.from_bytes(fm.exact.value, "big"))
-        if len(values) != len(fields):
+        if len(values) != len(ts.fields):
             values = self._any_key(ts, match)
         priority = te.priority
         if not te.HasField("action"):

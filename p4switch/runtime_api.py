@@ -201,8 +201,8 @@ class SwitchRuntime(Protocol):
     # Not in BMv2's interface: what a P4Runtime server with no entry store of its
     # own needs, fast enough for tables of a million flows. The key of an
     # all-exact table is the tuple of its field values (ints).
-    def mt_add_exact_entry(self, table: str, values: tuple[int, ...], action: ActionCall
-                           ) -> int: ...
+    def mt_add_exact_entry(self, table: str, values: tuple[int, ...], action: ActionCall,
+                           ttl_ms: int | None = None) -> int: ...  # ttl_ms: mt_set_entry_ttl
     def mt_find_exact_entry(self, table: str, values: tuple[int, ...]) -> int | None: ...
     def mt_find_entry(
         self, table: str, key: list[MatchKeyParam], priority: int = 1

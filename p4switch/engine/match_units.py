@@ -59,7 +59,7 @@ class Entry:
         self.data: tuple = ()
         self.next = None
         self.is_const = False
-        self.deadline = 0.0  # ageing: the deadline this entry is queued with
+        self.deadline = 0  # ageing: the number of the deadline slot this entry waits in
 
     def matches_ranges(self, key: tuple) -> bool:
         for v, (kind, a, b) in zip(key, self.checks, strict=False):

@@ -173,9 +173,10 @@ class EmbeddedSwitch:
         with self.lock:
             return self._table(table).add_entry(key, action, priority)
 
-    def mt_add_exact_entry(self, table: str, values: tuple[int, ...], action: ActionCall) -> int:
+    def mt_add_exact_entry(self, table: str, values: tuple[int, ...], action: ActionCall,
+                           ttl_ms: int | None = None) -> int:
         with self.lock:
-            return self._table(table).add_exact_entry(values, action)
+            return self._table(table).add_exact_entry(values, action, ttl_ms)
 
     def mt_find_exact_entry(self, table: str, values: tuple[int, ...]) -> int | None:
         with self.lock:

@@ -10,6 +10,7 @@ direct meter runs before the action. Entry handles are never reused.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 
 from p4switch.runtime_api import (
@@ -33,6 +34,10 @@ from .primitives import BuildContext
 
 _KINDS = {k.value: k for k in MatchKind}
 _ARG_SEQUENCES = (list, tuple)  # what ActionCall.args may be
+
+
+# Ageing notices a TTL up to this late (the sweep itself runs once a second).
+AGEING_SLOT_S = 0.1
 
 
 def _noop(P: Packet, D: tuple) -> None:
@@ -109,7 +114,11 @@ class Table:
         self._next_handle = 0
         self.immutable = False
         self._data: dict[tuple, tuple] = {}
-        self._deadlines: list[tuple[float, int]] = []  # ageing: (deadline, handle) heap
+        # ageing: handles waiting by deadline, in slots of AGEING_SLOT_S (slot number ->
+        # (that number, handles)), and a heap of the slot numbers in use. An entry
+        # costs one list item, not a (deadline, handle) tuple and a float of its own.
+        self._slots: dict[int, tuple[int, list[int]]] = {}
+        self._slot_heap: list[int] = []
         self._idle: set[int] = set()  # handles past their TTL, until hit or deleted
         self.const_default_action: Action | None = None
         self.const_default_entry = False
@@ -350,26 +359,38 @@ class Table:
 
         return self.add(key, priority, setup)
 
-    def add_exact_entry(self, values: tuple[int, ...], action: ActionCall) -> int:
+    def add_exact_entry(self, values: tuple[int, ...], action: ActionCall,
+                        ttl_ms: int | None = None) -> int:
         """``add_entry`` for a direct table whose key fields are all exact, the key
         given as the tuple of its values: no MatchKeyParam per field, and the tuple
-        is the lookup key itself (the caller may keep it, sharing the memory)."""
+        is the lookup key itself (the caller may keep it, sharing the memory).
+        ``ttl_ms``: ``set_ttl`` at once (a flow entry's write is then one call)."""
         if self.immutable:
             raise RuntimeApiError(
                 MatchError.IMMUTABLE_TABLE_ENTRIES, f"table {self.name!r} has const entries"
             )
         if self.profile is not None:
             raise RuntimeApiError(MatchError.WRONG_TABLE_TYPE, f"table {self.name!r} is indirect")
+        if ttl_ms is not None and not self.support_timeout:
+            raise RuntimeApiError(MatchError.AGEING_DISABLED, f"table {self.name!r}")
         if self.mu.exact_tops is None:  # e.g. a field with a JSON mask: the general path
-            return self.add_entry(self._exact_params(values), action, -1)
-        form = self.mu.exact_form(values)
-        a = self.check_action(action)
+            handle = self.add_entry(self._exact_params(values), action, -1)
+        else:
+            form = self.mu.exact_form(values)
+            a = self.check_action(action)
 
-        def setup(e: Entry) -> None:
-            e.action, e.fn, e.data = a, a.fn, self._shared(tuple(action.args))
-            e.next = self.next_for(a, True)
+            def setup(e: Entry) -> None:
+                e.action, e.fn, e.data = a, a.fn, self._shared(tuple(action.args))
+                e.next = self.next_for(a, True)
 
-        return self._add(form, None, -1, setup)
+            handle = self._add(form, None, -1, setup)
+        if ttl_ms is not None:
+            try:
+                self.set_ttl(handle, ttl_ms)
+            except RuntimeApiError:
+                self.delete_entry(handle)
+                raise
+        return handle
 
     def find_exact_entry(self, values: tuple[int, ...]) -> int | None:
         """The handle of the entry with this all-exact key (``add_exact_entry``), or None."""
@@ -573,27 +594,34 @@ class Table:
             self._watch(e, e.last_hit + ttl_ms / 1000)
 
     def _watch(self, e: Entry, deadline: float) -> None:
-        e.deadline = deadline
-        heapq.heappush(self._deadlines, (deadline, e.handle))
+        number = math.ceil(deadline / AGEING_SLOT_S)
+        slot = self._slots.get(number)
+        if slot is None:
+            slot = self._slots[number] = (number, [])
+            heapq.heappush(self._slot_heap, number)
+        e.deadline = slot[0]  # the slot's own int: shared by every entry in it
+        slot[1].append(e.handle)
 
     def expired(self, now: float) -> list[int]:
         """Handles whose TTL passed without a hit (MatchUnit::sweep_entries).
 
         Scanning every entry each second would stall a million-flow table, so
-        entries wait in a heap by deadline; a popped entry that was hit since
+        entries wait in deadline slots (a TTL is noticed up to AGEING_SLOT_S late,
+        well inside the sweep period); an entry of a slot that was hit since
         goes back with its new deadline. Each entry is touched about once per
         TTL, plus once per sweep while it is idle (until it is deleted)."""
-        heap = self._deadlines
-        while heap and heap[0][0] <= now:
-            deadline, h = heapq.heappop(heap)
-            e = self.entries.get(h)
-            if e is None or not e.ttl_ms or e.deadline != deadline:
-                continue  # deleted, ageing turned off, or re-queued since
-            due = e.last_hit + e.ttl_ms / 1000
-            if due > now:
-                self._watch(e, due)
-            else:
-                self._idle.add(h)
+        heap = self._slot_heap
+        while heap and heap[0] * AGEING_SLOT_S <= now:
+            number, handles = self._slots.pop(heapq.heappop(heap))
+            for h in handles:
+                e = self.entries.get(h)
+                if e is None or not e.ttl_ms or e.deadline != number:
+                    continue  # deleted, ageing turned off, or re-queued since
+                due = e.last_hit + e.ttl_ms / 1000
+                if due > now:
+                    self._watch(e, due)
+                else:
+                    self._idle.add(h)
         out = []
         for h in sorted(self._idle):
             e = self.entries.get(h)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from p4switch.p4runtime.bytestrings import to_bytes
 from p4switch.p4runtime.errors import already_exists, invalid, not_found, unimplemented
 from p4switch.p4runtime.p4info_index import DigestInfo, P4InfoIndex
-from p4switch.p4runtime.proto import p4data_pb2, p4runtime_pb2
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.runtime_api import Digest
 
 Update = p4runtime_pb2.Update
@@ -222,12 +222,14 @@ def _tuples(samples: list[tuple[int, ...]], data) -> None:
 
 
 def _struct_likes(samples: list[tuple[int, ...]], data, kind: str) -> None:
-    bits = p4data_pb2.P4Data
+    # Members are added in place: a P4Data built apart would be copied in again.
     add = data.add
     for sample in samples:
         struct_like = getattr(add(), kind)
         struct_like.SetInParent()  # a oneof member: set even with no members
-        struct_like.members.extend([bits(bitstring=to_bytes(v)) for v in sample])
+        add_member = struct_like.members.add
+        for value in sample:
+            add_member().bitstring = to_bytes(value)
 
 
 # Fill DigestList.data with the samples, by DigestInfo.kind.

@@ -159,9 +159,10 @@ class TableEntries:
         ttl_ms = self._ttl_ms(info, entry)
         name = info.name
         rt = self.runtime
+        ttl_ms_later = None if values is not None else ttl_ms
         try:
-            if values is not None:
-                handle = rt.mt_add_exact_entry(name, values, action.call)
+            if values is not None:  # the TTL comes with the entry: one data-plane call
+                handle = rt.mt_add_exact_entry(name, values, action.call, ttl_ms)
             elif action.call is not None:
                 handle = rt.mt_add_entry(name, params, action.call, prio)
             elif action.member is not None:
@@ -176,8 +177,8 @@ class TableEntries:
         try:
             if counter is not None or rates is not None:
                 self._apply_direct_resources(name, handle, counter, rates)
-            if ttl_ms is not None:
-                rt.mt_set_entry_ttl(name, handle, ttl_ms)
+            if ttl_ms_later is not None:
+                rt.mt_set_entry_ttl(name, handle, ttl_ms_later)
         except RuntimeApiError as e:
             # Leave no half-written entry behind.
             rt.mt_delete_entry(name, handle)
@@ -209,7 +210,8 @@ class TableEntries:
         if entry.is_default_action:
             self._modify_default(state, entry)
             return
-        parse_key(info, entry)  # checked first, as PI does
+        # The key is parsed (and checked) first, as PI does; NOT_FOUND comes later.
+        handle = self._find(state, entry, "modifying an entry")
         has_action = entry.HasField("action")
         if info.is_const and has_action:
             raise permission_denied(f"table '{info.name}' is const: the action of its entries "
@@ -220,7 +222,6 @@ class TableEntries:
         counter = self._direct_counter_data(info, entry)
         rates = self._direct_meter_rates(info, entry)
         ttl_ms = self._ttl_ms(info, entry)
-        handle = self._find(state, entry, "modifying an entry")
         if handle is None:
             raise not_found(f"table '{info.name}': no entry with this match key and priority")
         name = info.name
