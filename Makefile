@@ -15,7 +15,20 @@ P4_BUILD   := p4src/build
 TEST_P4_SOURCES := $(wildcard tests/p4switch/p4/*.p4)
 TEST_P4_BUILD   := tests/p4switch/p4/build
 
-.PHONY: all test fuzz run p4 bench lint venv clean-venv system-packages system-deps
+# p4runtime-shell pins protobuf < 3.21 and p4runtime 1.4.1, which cannot share
+# an environment with the compiled protobuf p4lb runs on: it gets its own.
+SHELL_VENV := .venv-shell
+SHELL_PY   := $(SHELL_VENV)/bin/python
+P4RUNTIME_SHELL := p4runtime-shell==0.0.6
+# make shell: the switch to open p4runtime-shell on (make run prints it).
+P4RUNTIME ?= 127.0.0.1:9559
+DEVICE_ID ?= 0
+# (0,0): a backup next to p4lb's controller (election id 1), which keeps the
+# switch; ELECTION_ID=1,0 takes over as primary.
+ELECTION_ID ?= 0,0
+
+.PHONY: all test fuzz run p4 bench lint venv shell shell-venv clean-venv system-packages \
+        system-deps
 
 all: test
 
@@ -27,13 +40,26 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-test: $(VENV)/.installed system-deps
+$(SHELL_VENV)/.installed:
+	$(PYTHON) -m venv $(SHELL_VENV)
+	$(SHELL_PY) -m pip install -q --upgrade pip
+	$(SHELL_PY) -m pip install -q '$(P4RUNTIME_SHELL)'
+	touch $@
+
+shell-venv: $(SHELL_VENV)/.installed
+
+test: $(VENV)/.installed $(SHELL_VENV)/.installed system-deps
 	$(PY) -m pytest tests
 
 # The fuzz suite (tests/fuzz) with a budget 100x the one make test gives it
 # (about 17 minutes here); prints hypothesis' figures per test.
 fuzz: $(VENV)/.installed system-deps
 	P4LB_FUZZ=large $(PY) -m pytest tests/fuzz --hypothesis-show-statistics $(FUZZ_ARGS)
+
+# p4runtime-shell on a running switch (P4RUNTIME=host:port, DEVICE_ID, ELECTION_ID).
+shell: $(SHELL_VENV)/.installed
+	$(SHELL_PY) -m p4runtime_sh --grpc-addr $(P4RUNTIME) --device-id $(DEVICE_ID) \
+	    --election-id $(ELECTION_ID)
 
 # The demo: topology 1 on Mininet (root; Debian's mininet package, installed
 # here if missing), the switch, the controller, real TCP requests.
@@ -90,4 +116,4 @@ p4: $(VENV)/.installed
 	    $(TEST_P4_SOURCES)
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(SHELL_VENV)

@@ -10,6 +10,10 @@ new flows (never tracked: each takes the Maglev bucket and emits a digest).
 The controller is not connected while traffic runs: the figure is the data
 plane's, and a digest is then dropped by the switch (on BMv2 and ours alike).
 
+Both switches run with --log-level off; with BMv2, its first case is also
+measured at BMv2's default log level, as a row of its own (what a default
+simple_switch_grpc would have scored).
+
 The baseline is BMv2 running lb.p4 when installed; otherwise the embedded
 switch running tests/p4switch/p4/srv_minimal.p4 (one exact table on the
 destination MAC) on the same frames, so the ratio says what the load
@@ -23,8 +27,6 @@ import sys
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from p4.v1 import p4runtime_pb2
 
 from bench.bench_results import BenchRun, Row
 from bench.lb_state import (
@@ -40,7 +42,8 @@ from bench.lb_state import (
 from bench.packet_rate import RateResult, measure_rate
 from bench.switch_pair import BMV2, BMV2_NAME, EMBEDDED, running_switch
 from controller.p4_schema import DecodedEntry, P4Schema
-from controller.p4runtime_wire import EntryCodec
+from controller.p4runtime_codec import EntryCodec
+from controller.p4runtime_proto import p4runtime_pb2
 from controller.switch_session import SwitchAddress, SwitchSession
 from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON, PacketWire
@@ -172,6 +175,18 @@ def measure(run: BenchRun, plan: DataplanePlan, use_bmv2: bool, workdir: Path,
         for side, load in loads.items():
             progress(f"dataplane: controller restart on the loaded {side} switch")
             restart[side] = restart_time(switches[side], load, workdir / f"{side}-state")
+    default_level = None
+    first = (plan.frame_sizes[0], "established")
+    if use_bmv2:
+        progress("dataplane: BMv2 at its default log level")
+        with running_switch(BMV2, LB_JSON, workdir, True, log_level=None) as switch:
+            load_state(switch, plan.size, workdir / "default-level-state")
+            wire = PacketWire(switch.packet_in)
+            try:
+                measure_rate(wire, CLIENT_PORT, frames[first], plan.warmup_s)
+                default_level = measure_rate(wire, CLIENT_PORT, frames[first], plan.seconds)
+            finally:
+                wire.close()
     details = []
     for case in frames:
         ours, base = results["ours"][case], results["baseline"][case]
@@ -184,6 +199,13 @@ def measure(run: BenchRun, plan: DataplanePlan, use_bmv2: bool, workdir: Path,
         ))  # fmt: skip
         details.append({"frame_bytes": case[0], "flows": case[1],
                         "ours": vars(ours), "baseline": vars(base)})
+    if default_level is not None:
+        run.add(Row(
+            "dataplane", f"{first[0]} B frames, {first[1]} flows: BMv2 --log-level off vs its "
+            "default level", "packets/s", results["baseline"][first].packets_per_s,
+            default_level.packets_per_s, f"{BMV2_NAME} at its default log level",
+            note="the baseline of the rows above is BMv2 with --log-level off",
+        ))  # fmt: skip
     if "ours" in restart:
         load = loads["ours"]
         run.add(Row(

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from p4.v1 import p4runtime_pb2
-
 from controller import cli_grammar
 from controller.flow_learner import FLOW_ACTION, FLOW_TABLES, FlowKey
 from controller.lb_config_document import to_json
@@ -29,7 +27,8 @@ from controller.lb_model import LbConfig
 from controller.lb_service import LbService, plan_from_config, save_atomically
 from controller.lb_tables import bucket_owners, desired_entries
 from controller.p4_schema import DecodedEntry, P4Schema
-from controller.p4runtime_wire import EntryCodec
+from controller.p4runtime_codec import EntryCodec
+from controller.p4runtime_proto import p4runtime_pb2
 from controller.switch_session import SwitchAddress, SwitchSession
 from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON, lb_p4info

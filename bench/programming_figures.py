@@ -5,12 +5,10 @@ On each switch (ours, and BMv2 when installed) a controller (LbService) is
 given one VIP with ``new_len`` 65536 and 100 ASs, then:
 
 * the VIP's buckets are rewritten (MODIFY, same values) as the controller
-  writes them: encoded by its wire codec (controller/p4runtime_wire.py) and
-  sent with ``SwitchSession.write`` batched, encoding included in the time;
-  baseline a sample of them one entry per request;
-* a sample of the buckets built as generated protobuf messages (what a
-  client such as p4runtime-shell does, and this controller did before its
-  codec) and written batched by the same session: the codec's gain;
+  writes them: encoded by its codec (controller/p4runtime_codec.py, protobuf
+  messages on the compiled runtime) and sent with ``SwitchSession.write``
+  batched, encoding included in the time; baseline a sample of them one
+  entry per request;
 * ``lb as VIP AS del`` through LbService.execute, which returns once the
   last changed bucket is written; its baseline is the controller writing the
   whole table (the ``lb as`` that filled it), which a controller without
@@ -24,17 +22,15 @@ from dataclasses import dataclass
 from ipaddress import ip_network
 from pathlib import Path
 
-from p4.v1 import p4runtime_pb2
-
 from bench.bench_results import BenchRun, Row
 from bench.lb_state import as_address, vip_address
 from bench.switch_pair import BMV2, BMV2_NAME, EMBEDDED, running_switch
 from controller.lb_service import LbService
 from controller.p4_schema import DecodedEntry
-from controller.p4runtime_wire import EntryCodec
+from controller.p4runtime_codec import EntryCodec
+from controller.p4runtime_proto import p4runtime_pb2
 from controller.switch_session import SwitchAddress, SwitchSession
 from tests.integration.lb_fixture import LB_JSON, lb_p4info
-from tests.p4runtime_messages import update_message
 
 MODIFY = p4runtime_pb2.Update.MODIFY
 
@@ -44,12 +40,11 @@ class ProgrammingPlan:
     buckets: int = 65536
     ases: int = 100
     singles: int = 2048  # entries written one per request (a sample: ~1 ms each)
-    protobuf_sample: int = 4096  # entries built as protobuf messages (~0.7 ms each)
     small_new_len: int = 1024
     small_ases: int = 10
 
 
-QUICK_PLAN = ProgrammingPlan(buckets=2048, ases=20, singles=128, protobuf_sample=256)
+QUICK_PLAN = ProgrammingPlan(buckets=2048, ases=20, singles=128)
 
 
 def _timed(fn, *args) -> float:
@@ -111,10 +106,6 @@ def measure_switch(target: str, plan: ProgrammingPlan, workdir: Path, progress=p
             for u in singles:
                 session.write([u])
             single_s = time.perf_counter() - start
-            sample = entries[: plan.protobuf_sample]
-            start = time.perf_counter()
-            session.write([update_message(schema, MODIFY, e) for e in sample])
-            protobuf_s = time.perf_counter() - start
         finally:
             service.close()
     n = len(entries)
@@ -122,8 +113,6 @@ def measure_switch(target: str, plan: ProgrammingPlan, workdir: Path, progress=p
         "entries": n,
         "batched_s": batched_s, "batched_per_s": n / batched_s,
         "singles": len(singles), "single_s": single_s, "single_per_s": len(singles) / single_s,
-        "protobuf_entries": len(sample), "protobuf_s": protobuf_s,
-        "protobuf_per_s": len(sample) / protobuf_s,
         "big_vip": big, "small_vip": small,
     }  # fmt: skip
 
@@ -141,13 +130,6 @@ def measure(run: BenchRun, plan: ProgrammingPlan, use_bmv2: bool, workdir: Path,
             "SwitchSession.write, one entry per request, same switch",
             note=f"{r['singles']} entries one per request; encoding included",
         ))  # fmt: skip
-        run.add(Row(
-            "programming", f"wire codec vs protobuf messages, batched, {where}", "entries/s",
-            r["batched_per_s"], r["protobuf_per_s"],
-            "the same buckets built as generated protobuf messages (p4runtime-shell's way)",
-            note=f"{r['protobuf_entries']} entries as protobuf; pure-Python protobuf "
-                 "(p4runtime-shell pins <3.21)",
-        ))  # fmt: skip
         for vip in (r["big_vip"], r["small_vip"]):
             run.add(Row(
                 "programming",
@@ -162,8 +144,7 @@ def measure(run: BenchRun, plan: ProgrammingPlan, use_bmv2: bool, workdir: Path,
     if use_bmv2:
         ours, bm = results[EMBEDDED], results[BMV2]
         for what, key in (("SwitchSession.write batched", "batched_per_s"),
-                          ("one entry per request", "single_per_s"),
-                          ("protobuf messages batched", "protobuf_per_s")):
+                          ("one entry per request", "single_per_s")):
             run.add(Row("programming", f"{what}: embedded vs BMv2", "entries/s", ours[key],
                         bm[key], BMV2_NAME))
     run.details["programming"] = results

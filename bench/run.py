@@ -41,7 +41,7 @@ from bench.bench_results import (
     render_table,
 )
 from bench.maglev_chart import write_chart
-from bench.switch_pair import bmv2_installed
+from bench.switch_pair import bmv2_build, bmv2_installed, describe_bmv2_build
 from tests.integration.lb_fixture import LB_JSON
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,12 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
         "load_average_at_start": os.getloadavg(), "commit": _git_commit(),
-        "bmv2": _bmv2_version(),
+        "bmv2": _bmv2_version(), "bmv2_build": bmv2_build(),
         "plans": {name: repr(plan) for name, plan in plans.items()},
         "section_s": {}, "errors": {},
     })  # fmt: skip
     _progress(f"{args.mode} run; switch baseline: "
               + ("BMv2 simple_switch_grpc" if use_bmv2 else "BMv2 not installed, stand-ins"))
+    _progress(f"BMv2 build: {describe_bmv2_build(run.meta['bmv2_build'])}")
     with tempfile.TemporaryDirectory(prefix="p4lb-bench-") as tmp:
         for section in args.only or SECTIONS:
             t0 = time.perf_counter()
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"p4lb bench, {args.mode} mode, {run.meta['duration_s']} s on {run.meta['cpus']} CPUs "
           f"(load average at start {run.meta['load_average_at_start'][0]:.1f}); switch baseline: "
           + (run.meta["bmv2"] or "BMv2 not installed (stand-ins named per row)"))
+    print(f"BMv2 build: {describe_bmv2_build(run.meta['bmv2_build'])}")
     print(render_table(run))
     if old is not None:
         print(render_comparison(old[0], old[1], run))

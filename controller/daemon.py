@@ -37,13 +37,13 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import text_format
-from p4.config.v1 import p4info_pb2
 
 from controller.config_store import EtcdConfigStore, StoreUnavailable, parse_store_url
 from controller.lb_service import LbService, StateFileError
 from controller.management_api import ManagementServer
 from controller.metrics import parse_address as parse_metrics_address
 from controller.metrics import start_metrics_server
+from controller.p4runtime_proto import p4info_pb2
 from controller.private_directory import ensure_private_directory
 from controller.shared_config import SharedConfigError
 from controller.switch_session import SwitchAddress

@@ -29,16 +29,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from p4.v1 import p4runtime_pb2
-
 from controller.p4_schema import DecodedEntry, P4Schema
-from controller.p4runtime_wire import (
+from controller.p4runtime_codec import (
+    CodecError,
     DigestBatch,
     EntryCodec,
     IdleTimeoutBatch,
-    WireError,
     table_entry_update,
 )
+from controller.p4runtime_proto import p4runtime_pb2
 from controller.switch_session import SwitchError, SwitchSession
 
 log = logging.getLogger(__name__)
@@ -200,7 +199,7 @@ class FlowLearner:
             for te in session.read_table(self.schema.table(table).id):
                 try:
                     key, as_id = flow_from_entry(self.codec.decode(te))
-                except (WireError, ValueError) as e:
+                except (CodecError, ValueError) as e:
                     self.bad_messages += 1
                     log.warning("switch %s holds an unreadable flow entry: %s", name, e)
                     continue
@@ -321,7 +320,7 @@ class FlowLearner:
                         rec.switches = self._with(rec.switches, name)
         self.learned += len(flows)
 
-    def _flow_update(self, key: FlowKey, as_id: int, timeout_ns: int) -> bytes:
+    def _flow_update(self, key: FlowKey, as_id: int, timeout_ns: int) -> p4runtime_pb2.Update:
         entry = DecodedEntry(FLOW_TABLES[key.family], key.table_key(), FLOW_ACTION, (as_id,))
         return self.codec.update(p4runtime_pb2.Update.INSERT, entry, timeout_ns)
 
@@ -335,7 +334,7 @@ class FlowLearner:
                 if entry.table not in FLOW_TABLES.values():
                     raise ValueError(f"idle notification for table {entry.table}")
                 key, _ = flow_from_entry(entry)
-            except ValueError as e:  # WireError included
+            except ValueError as e:  # CodecError included
                 self.bad_messages += 1
                 log.warning("switch %s: bad idle notification: %s", name, e)
                 continue

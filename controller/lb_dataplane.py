@@ -22,8 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
 
 from controller.flow_learner import FlowLearner
 from controller.lb_tables import (
@@ -42,13 +40,14 @@ from controller.lb_tables import (
     group_entries,
 )
 from controller.p4_schema import DecodedEntry, P4Schema
-from controller.p4runtime_wire import (
+from controller.p4runtime_codec import (
+    CodecError,
     DigestBatch,
     IdleTimeoutBatch,
     MalformedStreamMessage,
     StreamMessage,
-    WireError,
 )
+from controller.p4runtime_proto import p4info_pb2, p4runtime_pb2
 from controller.switch_session import (
     WRITE_BATCH,
     Role,
@@ -180,7 +179,7 @@ class LbDataPlane:
             for te in session.read_table(self.schema.table(table).id):
                 try:
                     e = self.codec.decode(te)
-                except WireError as err:
+                except CodecError as err:
                     # Left out of `installed`: the next apply() writes the
                     # entry again, and the switch says what it makes of it.
                     log.warning("switch %s: unreadable %s entry: %s", session.address, table,
@@ -351,7 +350,7 @@ class LbDataPlane:
         session: SwitchSession,
         installed: dict[EntryId, DecodedEntry],
         table: str,
-        updates: list[bytes],
+        updates: list[p4runtime_pb2.Update],
         batch: int,
     ) -> None:
         """Writes one table's updates; on failure, re-learns that table from the switch

@@ -17,8 +17,6 @@ import time
 from ipaddress import IPv4Address, IPv6Address, ip_network
 from pathlib import Path
 
-from p4.config.v1 import p4info_pb2
-
 from controller import cli_grammar as g
 from controller.config_store import EtcdConfigStore, StoredConfig, StoreUnavailable
 from controller.health_checker import HealthChecker, ProbeTarget, Transition
@@ -28,6 +26,7 @@ from controller.lb_model import LbConfig
 from controller.lb_tables import AsPlan, DataPlanePlan, RoutePlan, VipPlan
 from controller.lb_values import CPU_PORT, DownAction, LbConfigError, State, Vip
 from controller.management_api import CommandError
+from controller.p4runtime_proto import p4info_pb2
 from controller.shared_config import SharedConfig, SharedConfigError, as_ids
 from controller.show_data import (
     flows_data,

@@ -2,17 +2,20 @@
 
 The controller names tables, fields, actions and params as the P4 program
 does (P4Info names); this module is the only place that turns those names
-into P4Info ids (p4runtime_wire turns entries into bytes with them). Name
-lookup is p4runtime-shell's `Context`, so short unique suffixes work as in
-the shell.
+into P4Info ids (p4runtime_codec turns entries into messages with them).
+Names are resolved by finsy's P4Schema (a P4Info object's name, its alias,
+or the last part of a dotted name), whose errors suggest the nearest name;
+the results are kept here as small frozen records, since encoding and
+decoding look them up for every entry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from p4.config.v1 import p4info_pb2
-from p4runtime_sh.context import Context, P4Type
+import finsy
+
+from controller.p4runtime_proto import p4info_pb2
 
 # A match value: an int (exact), or (value, prefix_len) for lpm, or
 # (value, mask) for ternary; which one is set by the field's match type.
@@ -48,7 +51,7 @@ class ActionSchema:
 
 @dataclass(frozen=True)
 class DecodedEntry:
-    """A table entry in controller terms (p4runtime_wire encodes and decodes it)."""
+    """A table entry in controller terms (p4runtime_codec encodes and decodes it)."""
 
     table: str
     key: tuple[MatchValue, ...]
@@ -62,8 +65,7 @@ class P4Schema:
 
     def __init__(self, p4info: p4info_pb2.P4Info) -> None:
         self.p4info = p4info
-        self._context = Context()
-        self._context.set_p4info(p4info)
+        self._names = finsy.P4Schema(p4info)
         self._tables: dict[str, TableSchema] = {}
         self._tables_by_id: dict[int, TableSchema] = {}
         self._actions: dict[str, ActionSchema] = {}
@@ -88,34 +90,35 @@ class P4Schema:
             self._actions[acs.name] = acs
             self._actions_by_id[acs.id] = acs
 
-    def _lookup(self, p4type: P4Type, name: str):
-        obj = self._context.get_obj(p4type, name)
-        if obj is None:
-            raise SchemaError(f"the P4 program has no {p4type.pretty_name} named {name!r}")
-        return obj
+    @staticmethod
+    def _lookup(objects: finsy.p4schema.P4EntityMap, name: str):
+        try:
+            return objects[name]
+        except ValueError as e:  # "no P4Table named 'x'. Did you mean 'y'?"
+            raise SchemaError(f"the P4 program has {e}") from None
 
     def table(self, name: str) -> TableSchema:
         ts = self._tables.get(name)
         if ts is None:
-            ts = self._tables[self._lookup(P4Type.table, name).preamble.name]
+            ts = self._tables[self._lookup(self._names.tables, name).name]
             self._tables[name] = ts
         return ts
 
     def action(self, name: str) -> ActionSchema:
         acs = self._actions.get(name)
         if acs is None:
-            acs = self._actions[self._lookup(P4Type.action, name).preamble.name]
+            acs = self._actions[self._lookup(self._names.actions, name).name]
             self._actions[name] = acs
         return acs
 
     def counter_id(self, name: str) -> int:
-        return self._lookup(P4Type.counter, name).preamble.id
+        return self._lookup(self._names.counters, name).id
 
     def counter_size(self, name: str) -> int:
-        return self._lookup(P4Type.counter, name).size
+        return self._lookup(self._names.counters, name).size
 
     def digest_id(self, name: str) -> int:
-        return self._lookup(P4Type.digest, name).preamble.id
+        return self._lookup(self._names.digests, name).id
 
     def table_by_id(self, table_id: int) -> TableSchema:
         return self._tables_by_id[table_id]

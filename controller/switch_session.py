@@ -13,11 +13,11 @@ within a second of listening.
 
 p4runtime-shell's P4RuntimeClient is not used here: it exits the process
 when arbitration fails and has no reconnect, which a daemon cannot accept.
-Its P4Info lookup is used (p4_schema).
 
-Writes, table reads and the stream's digests and idle notifications travel
-as wire bytes (p4runtime_wire); the generated messages are too slow with the
-pure-Python protobuf for flow rates.
+Messages are the generated ones on the compiled protobuf runtime
+(p4runtime_proto); the stream's messages are parsed by p4runtime_codec,
+which turns a malformed one into a MalformedStreamMessage instead of ending
+the stream.
 """
 
 from __future__ import annotations
@@ -32,16 +32,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import grpc
-from google.rpc import code_pb2, status_pb2
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
 
-from controller.p4runtime_wire import (
-    StreamMessage,
-    WireError,
-    parse_stream_message,
-    read_response_table_entries,
-    write_request,
+from controller.p4runtime_codec import StreamMessage, parse_stream_message
+from controller.p4runtime_proto import (
+    code_pb2,
+    p4info_pb2,
+    p4runtime_pb2,
+    p4runtime_pb2_grpc,
+    status_pb2,
 )
 
 log = logging.getLogger(__name__)
@@ -261,11 +259,7 @@ class SwitchSession:
     def _serve_channel(self) -> None:
         assert self._channel is not None
         self._stub = p4runtime_pb2_grpc.P4RuntimeStub(self._channel)
-        # The same RPCs with bytes in or out (see p4runtime_wire).
-        self._write_bytes = self._channel.unary_unary("/p4.v1.P4Runtime/Write")
-        self._read_bytes = self._channel.unary_stream(
-            "/p4.v1.P4Runtime/Read",
-            request_serializer=p4runtime_pb2.ReadRequest.SerializeToString)
+        # The stream's messages are parsed by p4runtime_codec (see the module docstring).
         self._stream = self._channel.stream_stream(
             "/p4.v1.P4Runtime/StreamChannel",
             request_serializer=p4runtime_pb2.StreamMessageRequest.SerializeToString,
@@ -436,21 +430,20 @@ class SwitchSession:
 
     # --- writes and reads ----------------------------------------------------
 
-    def write(self, updates: Sequence[bytes | p4runtime_pb2.Update],
-              batch: int = WRITE_BATCH) -> None:
-        """Writes updates (serialized, or messages) in batches of `batch`; raises
-        SwitchError listing every failed update."""
+    def write(self, updates: Sequence[p4runtime_pb2.Update], batch: int = WRITE_BATCH) -> None:
+        """Writes updates in batches of `batch`; raises SwitchError listing every failed
+        update."""
         if not self._writable.is_set() or self._stub is None:
             raise SwitchError(f"switch {self.address} is not connected")
         failures: list[tuple[int, int, str]] = []
         for start in range(0, len(updates), batch):
-            chunk = [u if isinstance(u, bytes) else u.SerializeToString()
-                     for u in updates[start : start + batch]]
-            req = write_request(chunk, self.election_id, self.address.device_id)
+            req = p4runtime_pb2.WriteRequest(device_id=self.address.device_id,
+                                             updates=updates[start : start + batch])
+            self._set_election(req.election_id)
             try:
-                self._write_bytes(req, timeout=60)
+                self._stub.Write(req, timeout=60)
             except grpc.RpcError as e:
-                errs = write_errors(e, len(batch))
+                errs = write_errors(e, len(req.updates))
                 if not errs:
                     raise SwitchError(f"switch {self.address}: write failed: {e.details()}") from e
                 failures.extend((start + i, code, msg) for i, code, msg in errs)
@@ -474,20 +467,18 @@ class SwitchSession:
             raise SwitchError(f"switch {self.address}: read failed: {e.details()}") from e
         return out
 
-    def read_table(self, table_id: int) -> list[bytes]:
-        """Every entry of a table, each a serialized TableEntry (EntryCodec.decode)."""
+    def read_table(self, table_id: int) -> list[p4runtime_pb2.TableEntry]:
+        """Every entry of a table (EntryCodec.decode reads them)."""
         if self._stub is None:
             raise SwitchError(f"switch {self.address} is not connected")
         req = p4runtime_pb2.ReadRequest(device_id=self.address.device_id)
         req.entities.add().table_entry.table_id = table_id
-        out: list[bytes] = []
+        out: list[p4runtime_pb2.TableEntry] = []
         try:
-            for resp in self._read_bytes(req, timeout=60):
-                out.extend(read_response_table_entries(resp))
+            for resp in self._stub.Read(req, timeout=60):
+                out.extend([entity.table_entry for entity in resp.entities])
         except grpc.RpcError as e:
             raise SwitchError(f"switch {self.address}: read failed: {e.details()}") from e
-        except WireError as e:
-            raise SwitchError(f"switch {self.address}: malformed read response: {e}") from e
         return out
 
     def read_counter(

@@ -66,6 +66,7 @@ class SwitchProcess:
     log_path: Path | None = None
     exec_prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", NS]
     tls: ServerTls | None = None
+    log_level: str | None = None  # --log-level (both switches take BMv2's names); None: default
     proc: subprocess.Popen | None = None
 
     @property
@@ -81,6 +82,8 @@ class SwitchProcess:
         else:
             argv = [sys.executable, "-m", "p4switch.main"]
         argv += ["--device-id", str(self.device_id)]
+        if self.log_level is not None:
+            argv += ["--log-level", self.log_level]
         for port, iface in sorted(self.interfaces.items()):
             argv += ["-i", f"{port}@{iface}"]
         if self.packet_in:

@@ -197,6 +197,21 @@ class SwitchRuntime(Protocol):
         self, table: str, key: list[MatchKeyParam], priority: int = 1
     ) -> TableEntry: ...
     def mt_get_num_entries(self, table: str) -> int: ...
+
+    # Not in BMv2's interface: what a P4Runtime server with no entry store of its
+    # own needs, fast enough for tables of a million flows. The key of an
+    # all-exact table is the tuple of its field values (ints).
+    def mt_add_exact_entry(self, table: str, values: tuple[int, ...], action: ActionCall,
+                           ttl_ms: int | None = None) -> int: ...  # ttl_ms: mt_set_entry_ttl
+    def mt_find_exact_entry(self, table: str, values: tuple[int, ...]) -> int | None: ...
+    def mt_find_entry(
+        self, table: str, key: list[MatchKeyParam], priority: int = 1
+    ) -> int | None: ...
+    # (handle, key values, action name or None, action data, TTL ms or None) per entry
+    def mt_get_exact_entries(
+        self, table: str
+    ) -> list[tuple[int, tuple[int, ...], str | None, tuple, int | None]]: ...
+
     def mt_set_entry_ttl(self, table: str, handle: int, ttl_ms: int) -> None: ...
 
     # --- action profiles and indirect tables ---------------------------------

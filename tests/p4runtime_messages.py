@@ -1,17 +1,16 @@
 """Table entries as generated protobuf messages: the tests' independent reference.
 
-The controller encodes and decodes entries on the wire itself
-(controller/p4runtime_wire.py). The tests check it, and read switches back,
-through the generated protobuf classes instead, so a mistake in the
-controller's codec cannot hide behind the same mistake in the check.
+The controller encodes and decodes entries with its codec
+(controller/p4runtime_codec.py: per-table layouts, fast paths). The tests
+check it, and read switches back, with this plain builder written apart
+from it, so a mistake in the codec cannot hide behind the same mistake in
+the check.
 """
 
 from __future__ import annotations
 
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
-
 from controller.p4_schema import DecodedEntry, MatchValue, P4Schema, SchemaError
+from controller.p4runtime_proto import p4info_pb2, p4runtime_pb2
 
 MT = p4info_pb2.MatchField
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from google.protobuf import text_format
-from p4.config.v1 import p4info_pb2
 
+from controller.p4runtime_proto import p4info_pb2
 from tools.p4_stamp import stale_entries
 
 ROOT = Path(__file__).resolve().parent.parent

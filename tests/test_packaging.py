@@ -8,6 +8,7 @@ the test needs no second download of grpcio and protobuf.
 """
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -19,9 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_installs_p4switch_and_controller_only(tmp_path: Path) -> None:
+    # A copy of the checkout: setuptools builds in the source's build/, which
+    # could hold modules that are gone from the tree.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "*.egg-info", "__pycache__", ".hypothesis", ".*_cache"))
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
-                    str(ROOT)], check=True, cwd=tmp_path)
+                    str(source)], check=True, cwd=tmp_path)
     (wheel,) = wheels.glob("p4lb-*.whl")
     top_level = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
     packages = {name for name in top_level if not name.endswith(".dist-info")}

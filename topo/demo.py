@@ -68,6 +68,10 @@ def main() -> int:
     ok = False
     try:
         lbn.start()
+        for sw in lbn.switches:
+            print(f"*** P4Runtime of the switch: {sw.grpc_addr}, device id {sw.device_id} "
+                  f"(p4runtime-shell: make shell P4RUNTIME={sw.grpc_addr} "
+                  f"DEVICE_ID={sw.device_id})")
         lbn.configure_demo()
         total_failed = 0
         for title, vip, port in (("GRE4 VIP", GRE_VIP, 80), ("NAT4 VIP", NAT_VIP, 80)):

@@ -35,7 +35,7 @@ list at constant indices; headers go in and out with one ``struct`` call;
 each pipeline is one function (branches rejoin at post-dominators, p4c's
 keyless tables become inlined action bodies); parser states along acyclic
 paths are spliced into one function; the Internet checksum is computed from
-field values without building bytes; ageing uses a deadline heap.
+field values without building bytes; ageing keeps entries in deadline slots.
 """
 
 from __future__ import annotations

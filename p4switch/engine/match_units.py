@@ -59,7 +59,7 @@ class Entry:
         self.data: tuple = ()
         self.next = None
         self.is_const = False
-        self.deadline = 0.0  # ageing: the deadline this entry is queued with
+        self.deadline = 0  # ageing: the number of the deadline slot this entry waits in
 
     def matches_ranges(self, key: tuple) -> bool:
         for v, (kind, a, b) in zip(key, self.checks, strict=False):
@@ -230,13 +230,14 @@ class MatchUnit:
             out.append(p)
         return out
 
-    def lookup_form(self, key: list[MatchKeyParam], priority: int) -> tuple:
+    def lookup_form(self, key: list[MatchKeyParam], priority: int) -> object:
         """The identity of an entry in its lookup structure (duplicates share it)."""
         mt = self.match_type
         if not self.key:
             raise self.bad_key("the table has no key; it takes no entries")
         if mt == "exact":
-            return (key[0].value,) if len(key) == 1 else (tuple(p.value for p in key),)
+            # the exact dict's own key: a million flows keep no wrapper around it
+            return key[0].value if len(key) == 1 else tuple([p.value for p in key])
         if mt == "lpm":
             value, plen, shift_total = 0, 0, 0
             for i in self.lpm_order:
@@ -270,10 +271,23 @@ class MatchUnit:
                 checks.append((0, p.value, (1 << kf.width) - 1))
         return (tuple(checks), priority)
 
-    def find(self, form: tuple) -> Entry | None:
+    def exact_form(self, values: tuple[int, ...]) -> object:
+        """``lookup_form`` for an all-exact key given as its field values (ints);
+        raises unless each value fits its field. The tuple itself becomes the
+        lookup key, so a caller that keeps it shares it with the table."""
+        tops = self.exact_tops
+        if tops is None or type(values) is not tuple or len(values) != len(tops):
+            raise self.bad_key(f"expects the values of {len(self.key)} exact fields, "
+                               f"got {values!r}")
+        for v, top in zip(values, tops, strict=True):
+            if type(v) is not int or not 0 <= v < top:
+                raise self.bad_key(f"key value {v!r} does not fit its field")
+        return values[0] if len(values) == 1 else values
+
+    def find(self, form: object) -> Entry | None:
         mt = self.match_type
         if mt == "exact":
-            return self.exact.get(form[0])
+            return self.exact.get(form)
         if mt == "lpm":
             for plen, _, d in self.levels:
                 if plen == form[0]:
@@ -290,7 +304,7 @@ class MatchUnit:
         big flow tables."""
         if e.params is not None:
             return list(e.params)
-        values = e.form[0] if len(self.key) > 1 else (e.form[0],)
+        values = e.form if len(self.key) > 1 else (e.form,)
         return [MatchKeyParam(k.kind, v) for k, v in zip(self.key, values, strict=True)]
 
     def form_of(self, e: Entry) -> tuple:
@@ -298,10 +312,10 @@ class MatchUnit:
             return (e.value, e.mask, e.priority)
         return (e.checks, e.priority)
 
-    def insert(self, e: Entry, form: tuple) -> None:
+    def insert(self, e: Entry, form: object) -> None:
         mt = self.match_type
         if mt == "exact":
-            self.exact[form[0]] = e
+            self.exact[form] = e
         elif mt == "lpm":
             plen, value = form
             for lv in self.levels:
@@ -324,7 +338,7 @@ class MatchUnit:
         mt = self.match_type
         form = e.form
         if mt == "exact":
-            del self.exact[form[0]]
+            del self.exact[form]
         elif mt == "lpm":
             for i, (plen, _, d) in enumerate(self.levels):
                 if plen == form[0]:

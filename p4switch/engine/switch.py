@@ -173,6 +173,20 @@ class EmbeddedSwitch:
         with self.lock:
             return self._table(table).add_entry(key, action, priority)
 
+    def mt_add_exact_entry(self, table: str, values: tuple[int, ...], action: ActionCall,
+                           ttl_ms: int | None = None) -> int:
+        with self.lock:
+            return self._table(table).add_exact_entry(values, action, ttl_ms)
+
+    def mt_find_exact_entry(self, table: str, values: tuple[int, ...]) -> int | None:
+        with self.lock:
+            return self._table(table).find_exact_entry(values)
+
+    def mt_find_entry(self, table: str, key: list[MatchKeyParam], priority: int = 1
+                      ) -> int | None:
+        with self.lock:
+            return self._table(table).find_entry(key, priority)
+
     def mt_modify_entry(self, table: str, handle: int, action: ActionCall) -> None:
         with self.lock:
             self._table(table).modify_entry(handle, action)
@@ -198,6 +212,12 @@ class EmbeddedSwitch:
         with self.lock:
             t = self._table(table)
             return [t.to_table_entry(e) for e in t.entries.values()]
+
+    def mt_get_exact_entries(
+        self, table: str
+    ) -> list[tuple[int, tuple[int, ...], str | None, tuple, int | None]]:
+        with self.lock:
+            return self._table(table).exact_entries()
 
     def mt_get_entry(self, table: str, handle: int) -> TableEntry:
         with self.lock:

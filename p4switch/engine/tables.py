@@ -10,6 +10,7 @@ direct meter runs before the action. Entry handles are never reused.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 
 from p4switch.runtime_api import (
@@ -33,6 +34,10 @@ from .primitives import BuildContext
 
 _KINDS = {k.value: k for k in MatchKind}
 _ARG_SEQUENCES = (list, tuple)  # what ActionCall.args may be
+
+
+# Ageing notices a TTL up to this late (the sweep itself runs once a second).
+AGEING_SLOT_S = 0.1
 
 
 def _noop(P: Packet, D: tuple) -> None:
@@ -109,7 +114,11 @@ class Table:
         self._next_handle = 0
         self.immutable = False
         self._data: dict[tuple, tuple] = {}
-        self._deadlines: list[tuple[float, int]] = []  # ageing: (deadline, handle) heap
+        # ageing: handles waiting by deadline, in slots of AGEING_SLOT_S (slot number ->
+        # (that number, handles)), and a heap of the slot numbers in use. An entry
+        # costs one list item, not a (deadline, handle) tuple and a float of its own.
+        self._slots: dict[int, tuple[int, list[int]]] = {}
+        self._slot_heap: list[int] = []
         self._idle: set[int] = set()  # handles past their TTL, until hit or deleted
         self.const_default_action: Action | None = None
         self.const_default_entry = False
@@ -312,7 +321,11 @@ class Table:
             raise self.mu.bad_key(
                 f"a {self.match_type} table needs a priority >= 0, got {priority!r}"
             )
-        form = self.mu.lookup_form(key, priority)
+        return self._add(self.mu.lookup_form(key, priority),
+                         None if self.match_type == "exact" else key, priority, setup)
+
+    def _add(self, form: object, params: list[MatchKeyParam] | None, priority: int,
+             setup: Callable[[Entry], None]) -> int:
         if self.mu.find(form) is not None:
             raise RuntimeApiError(
                 MatchError.DUPLICATE_ENTRY, f"table {self.name!r} already has an entry for this key"
@@ -322,7 +335,7 @@ class Table:
                 MatchError.TABLE_FULL, f"table {self.name!r} is full ({self.max_size} entries)"
             )
         e = Entry()
-        e.params = None if self.match_type == "exact" else key
+        e.params = params
         e.form = form
         e.priority = priority
         e.handle = self._next_handle
@@ -345,6 +358,59 @@ class Table:
             e.next = self.next_for(a, True)
 
         return self.add(key, priority, setup)
+
+    def add_exact_entry(self, values: tuple[int, ...], action: ActionCall,
+                        ttl_ms: int | None = None) -> int:
+        """``add_entry`` for a direct table whose key fields are all exact, the key
+        given as the tuple of its values: no MatchKeyParam per field, and the tuple
+        is the lookup key itself (the caller may keep it, sharing the memory).
+        ``ttl_ms``: ``set_ttl`` at once (a flow entry's write is then one call)."""
+        if self.immutable:
+            raise RuntimeApiError(
+                MatchError.IMMUTABLE_TABLE_ENTRIES, f"table {self.name!r} has const entries"
+            )
+        if self.profile is not None:
+            raise RuntimeApiError(MatchError.WRONG_TABLE_TYPE, f"table {self.name!r} is indirect")
+        if ttl_ms is not None and not self.support_timeout:
+            raise RuntimeApiError(MatchError.AGEING_DISABLED, f"table {self.name!r}")
+        if self.mu.exact_tops is None:  # e.g. a field with a JSON mask: the general path
+            handle = self.add_entry(self._exact_params(values), action, -1)
+        else:
+            form = self.mu.exact_form(values)
+            a = self.check_action(action)
+
+            def setup(e: Entry) -> None:
+                e.action, e.fn, e.data = a, a.fn, self._shared(tuple(action.args))
+                e.next = self.next_for(a, True)
+
+            handle = self._add(form, None, -1, setup)
+        if ttl_ms is not None:
+            try:
+                self.set_ttl(handle, ttl_ms)
+            except RuntimeApiError:
+                self.delete_entry(handle)
+                raise
+        return handle
+
+    def find_exact_entry(self, values: tuple[int, ...]) -> int | None:
+        """The handle of the entry with this all-exact key (``add_exact_entry``), or None."""
+        if self.mu.exact_tops is None:
+            return self.find_entry(self._exact_params(values), -1)
+        e = self.mu.find(self.mu.exact_form(values))
+        return None if e is None else e.handle
+
+    def _exact_params(self, values: tuple[int, ...]) -> list[MatchKeyParam]:
+        if type(values) is not tuple or not all(k.kind is MatchKind.EXACT for k in self.key):
+            raise self.mu.bad_key(f"not an all-exact key: {values!r}")
+        return [MatchKeyParam(MatchKind.EXACT, v) for v in values]
+
+    def find_entry(self, key: list[MatchKeyParam], priority: int) -> int | None:
+        """The handle of the entry with this key and priority, or None."""
+        key = self.mu.normalize(key)
+        if self.match_type not in ("ternary", "range"):
+            priority = -1
+        e = self.mu.find(self.mu.lookup_form(key, priority))
+        return None if e is None else e.handle
 
     def add_indirect(self, key: list[MatchKeyParam], member: int | None, group: int | None,
                      priority: int) -> int:  # fmt: skip
@@ -474,6 +540,25 @@ class Table:
             time_since_last_hit_ms=since,
         )
 
+    def exact_entries(self) -> list[tuple[int, tuple[int, ...], str | None, tuple, int | None]]:
+        """(handle, key values, action name, action data, TTL ms) of every entry of a
+        table whose key fields are all exact: what a read of a million flows needs,
+        without a TableEntry and a MatchKeyParam per field for each."""
+        if not self.key or any(k.kind is not MatchKind.EXACT for k in self.key):
+            raise self.mu.bad_key("not a table whose key fields are all exact")
+        out = []
+        plain = self.mu.exact_tops is not None
+        one = len(self.key) == 1
+        for e in self.entries.values():
+            if not plain:
+                values = tuple([p.value for p in self.mu.match_key(e)])
+            else:
+                values = (e.form,) if one else e.form
+            action = e.action
+            out.append((e.handle, values, None if action is None else action.name, e.data,
+                        e.ttl_ms))
+        return out
+
     def default_entry(self) -> TableEntry:
         if self.profile is not None:
             if self.default_member is None and self.default_group is None:
@@ -509,27 +594,34 @@ class Table:
             self._watch(e, e.last_hit + ttl_ms / 1000)
 
     def _watch(self, e: Entry, deadline: float) -> None:
-        e.deadline = deadline
-        heapq.heappush(self._deadlines, (deadline, e.handle))
+        number = math.ceil(deadline / AGEING_SLOT_S)
+        slot = self._slots.get(number)
+        if slot is None:
+            slot = self._slots[number] = (number, [])
+            heapq.heappush(self._slot_heap, number)
+        e.deadline = slot[0]  # the slot's own int: shared by every entry in it
+        slot[1].append(e.handle)
 
     def expired(self, now: float) -> list[int]:
         """Handles whose TTL passed without a hit (MatchUnit::sweep_entries).
 
         Scanning every entry each second would stall a million-flow table, so
-        entries wait in a heap by deadline; a popped entry that was hit since
+        entries wait in deadline slots (a TTL is noticed up to AGEING_SLOT_S late,
+        well inside the sweep period); an entry of a slot that was hit since
         goes back with its new deadline. Each entry is touched about once per
         TTL, plus once per sweep while it is idle (until it is deleted)."""
-        heap = self._deadlines
-        while heap and heap[0][0] <= now:
-            deadline, h = heapq.heappop(heap)
-            e = self.entries.get(h)
-            if e is None or not e.ttl_ms or e.deadline != deadline:
-                continue  # deleted, ageing turned off, or re-queued since
-            due = e.last_hit + e.ttl_ms / 1000
-            if due > now:
-                self._watch(e, due)
-            else:
-                self._idle.add(h)
+        heap = self._slot_heap
+        while heap and heap[0] * AGEING_SLOT_S <= now:
+            number, handles = self._slots.pop(heapq.heappop(heap))
+            for h in handles:
+                e = self.entries.get(h)
+                if e is None or not e.ttl_ms or e.deadline != number:
+                    continue  # deleted, ageing turned off, or re-queued since
+                due = e.last_hit + e.ttl_ms / 1000
+                if due > now:
+                    self._watch(e, due)
+                else:
+                    self._idle.add(h)
         out = []
         for h in sorted(self._idle):
             e = self.entries.get(h)

@@ -5,9 +5,8 @@ simple_switch_grpc backend, so that controllers, p4runtime-shell and PTF tests
 see the behaviour and error codes they would get from BMv2. Reading order:
 
 - ``server``: the gRPC server; ``service``: the RPCs, arbitration checks and
-  the StreamChannel plumbing; ``write_decoder``: the fast WriteRequest decoder;
-  ``wire_encoder``: table entries (Read, idle timeouts) and digest lists
-  written as wire bytes without protobuf messages;
+  the StreamChannel plumbing; ``proto``: the generated P4Runtime modules
+  (finsy's, on the compiled protobuf runtime);
 - ``device``: one device (PI's DeviceMgr): pipeline config, Write, Read,
   packet I/O and data-plane events;
 - ``pipeline``: a loaded P4Info + BMv2 JSON and its state;

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime.actions import build_action_call, fill_action
 from p4switch.p4runtime.errors import (
     already_exists,
@@ -25,6 +23,7 @@ from p4switch.p4runtime.errors import (
     unimplemented,
 )
 from p4switch.p4runtime.p4info_index import ActionProfileInfo, P4InfoIndex
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.runtime_api import ActionCall, RuntimeApiError, SwitchRuntime
 
 Update = p4runtime_pb2.Update

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from p4.v1 import p4runtime_pb2
-
-from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.bytestrings import to_bytes, to_int
 from p4switch.p4runtime.errors import invalid
 from p4switch.p4runtime.p4info_index import ActionInfo, P4InfoIndex
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.runtime_api import ActionCall
 
 
@@ -50,12 +48,8 @@ def build_action_call(index: P4InfoIndex, action: Any, where: str) -> ActionCall
 
 def fill_action(info: ActionInfo, call: ActionCall, out: p4runtime_pb2.Action) -> None:
     out.action_id = info.id
+    add = out.params.add
     for p, value in zip(info.params, call.args, strict=False):
-        out.params.add(param_id=p.id, value=to_bytes(value))
-
-
-def encode_action(info: ActionInfo, call: ActionCall) -> bytes:
-    """The encoded ``action`` field of a TableEntry: what ``fill_action`` would fill."""
-    return wire.direct_action(
-        info.id, [(p.id, to_bytes(value)) for p, value in zip(info.params, call.args,
-                                                               strict=False)])
+        param = add()
+        param.param_id = p.id
+        param.value = to_bytes(value)

@@ -15,9 +15,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime.errors import (
     failed_precondition,
     invalid,
@@ -25,12 +22,12 @@ from p4switch.p4runtime.errors import (
     permission_denied,
     resource_exhausted,
 )
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
 
 log = logging.getLogger(__name__)
 
 ElectionId = tuple[int, int] | None  # (high, low); None when the field is unset
-# A StreamMessageResponse, or its bytes when wire_encoder built it
-StreamMessage = p4runtime_pb2.StreamMessageResponse | bytes
+StreamMessage = p4runtime_pb2.StreamMessageResponse
 
 MAX_CONNECTIONS = 16  # per device, as PI
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime import meter_configs
 from p4switch.p4runtime.errors import from_engine, invalid, unimplemented
 from p4switch.p4runtime.p4info_index import CounterInfo, P4InfoIndex
+from p4switch.p4runtime.proto import p4info_pb2, p4runtime_pb2
+from p4switch.p4runtime.read_responses import ReadResponses
 from p4switch.p4runtime.table_entries import TableEntries
 from p4switch.runtime_api import RuntimeApiError, SwitchRuntime
 
@@ -158,11 +157,11 @@ class CountersAndMeters:
         """The entries a direct resource read names: one, or all when no match is given."""
         if table_entry.match or table_entry.is_default_action:
             return [table_entry]
-        found: list[bytes] = []
+        found = ReadResponses()
         self.tables.read(p4runtime_pb2.TableEntry(table_id=table_entry.table_id), found)
         named = []
-        for encoded in found:
-            entry = p4runtime_pb2.Entity.FromString(encoded).table_entry
+        for entity in found:
+            entry = entity.table_entry
             named.append(p4runtime_pb2.TableEntry(
                 table_id=entry.table_id, match=entry.match, priority=entry.priority))
         return named

@@ -22,10 +22,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2
-
-from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.arbitration import Arbitration
 from p4switch.p4runtime.errors import (
     P4RuntimeError,
@@ -37,7 +33,8 @@ from p4switch.p4runtime.errors import (
 from p4switch.p4runtime.notification_loop import NotificationLoop
 from p4switch.p4runtime.packet_io import build_packet_out_frame, parse_packet_in
 from p4switch.p4runtime.pipeline import Pipeline, load_pipeline, load_runtime
-from p4switch.p4runtime.write_decoder import decode_entity
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
+from p4switch.p4runtime.read_responses import ReadResponses
 from p4switch.runtime_api import Digest, SwitchRuntime
 
 log = logging.getLogger(__name__)
@@ -192,16 +189,16 @@ class Device:
             request = p4runtime_pb2.TableEntry(table_id=info.id)
             request.counter_data.SetInParent()
             request.meter_config.SetInParent()
-            found = []
-            pipeline.tables.read(request, found)  # encoded entities, decoded to write them
-            state += [(Update.INSERT, decode_entity(e)) for e in found]
+            found = ReadResponses()
+            pipeline.tables.read(request, found)
+            state += [(Update.INSERT, e) for e in found]
             if table.default_modified:
                 # its action and metadata only: direct resources of the default entry
                 # are not carried over
-                found = []
+                found = ReadResponses()
                 pipeline.tables.read(
                     p4runtime_pb2.TableEntry(table_id=info.id, is_default_action=True), found)
-                state += [(Update.MODIFY, decode_entity(e)) for e in found]
+                state += [(Update.MODIFY, e) for e in found]
         found = []
         pipeline.resources.read_counter(p4runtime_pb2.CounterEntry(), found)
         pipeline.resources.read_meter(p4runtime_pb2.MeterEntry(), found)
@@ -301,17 +298,16 @@ class Device:
                           "loaded P4Info")
         return profile
 
-    def read(self, entities: Any) -> list[p4runtime_pb2.Entity | bytes]:
-        """The entities ``entities`` name: table entries as encoded Entity bytes, the
-        other kinds as messages."""
-        found: list[p4runtime_pb2.Entity | bytes] = []
+    def read(self, entities: Any) -> ReadResponses:
+        """The entities ``entities`` name."""
+        found = ReadResponses()
         with self._lock:
             pipeline = self._current()
             for entity in entities:
                 self._read_entity(pipeline, entity, found)
         return found
 
-    def _read_entity(self, pipeline: Pipeline, entity: Any, found: list) -> None:
+    def _read_entity(self, pipeline: Pipeline, entity: Any, found: ReadResponses) -> None:
         which = entity.WhichOneof("entity")
         if which == "table_entry":
             pipeline.tables.read(entity.table_entry, found)
@@ -381,8 +377,11 @@ class Device:
         # Several messages when many entries age at once keep each one far below
         # the 4 MB a gRPC client accepts by default.
         for start in range(0, len(entries), ENTRIES_PER_NOTIFICATION):
-            self.arbitration.send_to_primaries(wire.idle_timeout_notification_message(
-                entries[start:start + ENTRIES_PER_NOTIFICATION], time.time_ns()))
+            message = p4runtime_pb2.StreamMessageResponse()
+            notification = message.idle_timeout_notification
+            notification.table_entry.extend(entries[start:start + ENTRIES_PER_NOTIFICATION])
+            notification.timestamp = time.time_ns()
+            self.arbitration.send_to_primaries(message)
 
     def _on_cpu_frame(self, pipeline: Pipeline, frame: bytes) -> None:
         message = parse_packet_in(pipeline.index.packet_in, frame)

@@ -1,5 +1,4 @@
-"""Digest lists: DigestEntry configs, sending DigestList messages (encoded by
-wire_encoder), acks.
+"""Digest lists: DigestEntry configs, sending DigestList messages, acks.
 
 Semantics of PI's digest_mgr.cpp, with exact deadlines instead of PI's periodic
 sweeps (which send up to two periods late):
@@ -23,12 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from p4.v1 import p4runtime_pb2
-
-from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.bytestrings import to_bytes
 from p4switch.p4runtime.errors import already_exists, invalid, not_found, unimplemented
 from p4switch.p4runtime.p4info_index import DigestInfo, P4InfoIndex
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.runtime_api import Digest
 
 Update = p4runtime_pb2.Update
@@ -68,7 +65,8 @@ class _DigestState:
 
 
 class DigestLists:
-    def __init__(self, index: P4InfoIndex, send: Callable[[bytes], None],
+    def __init__(self, index: P4InfoIndex,
+                 send: Callable[[p4runtime_pb2.StreamMessageResponse], None],
                  clock: Callable[[], int] = time.monotonic_ns) -> None:
         self._send = send
         self._clock = clock
@@ -194,10 +192,12 @@ class DigestLists:
     def _send_list(self, state: _DigestState, now: int) -> None:
         samples, state.pending = state.pending, []
         state.pending_set.clear()
-        encode = _DATA_ENCODERS[state.info.kind]
-        message = wire.digest_list_message(state.info.id, state.next_list_id,
-                                           [encode(sample) for sample in samples],
-                                           time.time_ns())
+        message = p4runtime_pb2.StreamMessageResponse()
+        digest = message.digest
+        digest.digest_id = state.info.id
+        digest.list_id = state.next_list_id
+        _DATA_FILLERS[state.info.kind](samples, digest.data)
+        digest.timestamp = time.time_ns()
         if state.config.ack_timeout_ns > 0:
             expires_ns = now + state.config.ack_timeout_ns
             state.unacked[state.next_list_id] = _SentList(samples, expires_ns)
@@ -207,17 +207,30 @@ class DigestLists:
         self._send(message)
 
 
-def _bitstring(sample: tuple[int, ...]) -> bytes:
-    return wire.bitstring_data(to_bytes(sample[0]))
+def _bitstrings(samples: list[tuple[int, ...]], data) -> None:
+    add = data.add
+    for sample in samples:
+        add().bitstring = to_bytes(sample[0])
 
 
-def _struct(sample: tuple[int, ...]) -> bytes:
-    return wire.struct_data([wire.bitstring_data(to_bytes(value)) for value in sample])
+def _structs(samples: list[tuple[int, ...]], data) -> None:
+    _struct_likes(samples, data, "struct")
 
 
-def _tuple(sample: tuple[int, ...]) -> bytes:
-    return wire.tuple_data([wire.bitstring_data(to_bytes(value)) for value in sample])
+def _tuples(samples: list[tuple[int, ...]], data) -> None:
+    _struct_likes(samples, data, "tuple")
 
 
-# The encoded P4Data of a sample, by DigestInfo.kind.
-_DATA_ENCODERS = {"bitstring": _bitstring, "struct": _struct, "tuple": _tuple}
+def _struct_likes(samples: list[tuple[int, ...]], data, kind: str) -> None:
+    # Members are added in place: a P4Data built apart would be copied in again.
+    add = data.add
+    for sample in samples:
+        struct_like = getattr(add(), kind)
+        struct_like.SetInParent()  # a oneof member: set even with no members
+        add_member = struct_like.members.add
+        for value in sample:
+            add_member().bitstring = to_bytes(value)
+
+
+# Fill DigestList.data with the samples, by DigestInfo.kind.
+_DATA_FILLERS = {"bitstring": _bitstrings, "struct": _structs, "tuple": _tuples}

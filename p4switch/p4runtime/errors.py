@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import any_pb2
-from google.rpc import code_pb2, status_pb2
-from p4.v1 import p4runtime_pb2
 
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2, status_pb2
 from p4switch.runtime_api import MatchError, RuntimeApiError
 
 # The "space" PI puts in every p4.v1.Error it returns for simple_switch_grpc.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.bytestrings import to_bytes, to_int
 from p4switch.p4runtime.errors import invalid
 from p4switch.p4runtime.p4info_index import MatchFieldInfo, TableInfo
@@ -212,23 +211,35 @@ def key_from_engine(table: TableInfo, params: list[MatchKeyParam], priority: int
     return tuple(items), priority
 
 
-def encode_match(table: TableInfo, key: EntryKey) -> bytes:
-    """The encoded ``match`` fields of a TableEntry for ``key``, omitting "don't care"
-    fields (the priority is the caller's: it follows the action on the wire)."""
-    out = b""
+def fill_match(table: TableInfo, key: EntryKey, entry: Any) -> None:
+    """Add the ``match`` fields of TableEntry ``entry`` for ``key``, omitting "don't
+    care" fields (the priority is the caller's)."""
+    add = entry.match.add
     for info, item in zip(table.match_fields, key[0], strict=True):
         kind = info.kind
         if kind is MatchKind.EXACT:
-            out += wire.exact_match(info.id, to_bytes(item))
+            fm = add()
+            fm.field_id = info.id
+            fm.exact.value = to_bytes(item)
         elif kind is MatchKind.LPM:
             if item[1]:
-                out += wire.lpm_match(info.id, to_bytes(item[0]), item[1])
+                fm = add()
+                fm.field_id = info.id
+                fm.lpm.value = to_bytes(item[0])
+                fm.lpm.prefix_len = item[1]
         elif kind is MatchKind.TERNARY:
             if item[1]:
-                out += wire.ternary_match(info.id, to_bytes(item[0]), to_bytes(item[1]))
+                fm = add()
+                fm.field_id = info.id
+                fm.ternary.value = to_bytes(item[0])
+                fm.ternary.mask = to_bytes(item[1])
         elif kind is MatchKind.RANGE:
             if item != (0, (1 << info.bitwidth) - 1):
-                out += wire.range_match(info.id, to_bytes(item[0]), to_bytes(item[1]))
+                fm = add()
+                fm.field_id = info.id
+                fm.range.low = to_bytes(item[0])
+                fm.range.high = to_bytes(item[1])
         elif item[1]:  # optional
-            out += wire.optional_match(info.id, to_bytes(item[0]))
-    return out
+            fm = add()
+            fm.field_id = info.id
+            fm.optional.value = to_bytes(item[0])

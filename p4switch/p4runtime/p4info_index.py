@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from p4.config.v1 import p4info_pb2
-
 from p4switch.p4runtime.errors import invalid
+from p4switch.p4runtime.proto import p4info_pb2
 from p4switch.runtime_api import MatchKind
 
 MatchField = p4info_pb2.MatchField

@@ -10,11 +10,10 @@ an unknown metadata id, or a value wider than its field, is INVALID_ARGUMENT.
 
 from __future__ import annotations
 
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime.bytestrings import to_bytes, to_int
 from p4switch.p4runtime.errors import invalid
 from p4switch.p4runtime.p4info_index import ControllerHeaderInfo
+from p4switch.p4runtime.proto import p4runtime_pb2
 
 
 def build_packet_out_frame(header: ControllerHeaderInfo | None,

@@ -15,14 +15,13 @@ import json
 import logging
 from collections.abc import Callable
 
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime.action_profiles import ActionProfileState
 from p4switch.p4runtime.arbitration import StreamMessage
 from p4switch.p4runtime.counters_meters import CountersAndMeters
 from p4switch.p4runtime.digests import DigestLists
 from p4switch.p4runtime.errors import invalid
 from p4switch.p4runtime.p4info_index import P4InfoIndex
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.p4runtime.replication import ReplicationEngine
 from p4switch.p4runtime.table_entries import TableEntries
 from p4switch.runtime_api import MatchKind, RuntimeApiError, SwitchRuntime
@@ -121,7 +120,6 @@ class Pipeline:
             for pid, info in index.action_profiles.items()
         }
         self.tables = TableEntries(index, runtime, self.action_profiles)
-        self.tables.load_initial_entries()
         self.resources = CountersAndMeters(index, runtime, self.tables)
         self.replication = ReplicationEngine(runtime)
         self.digests = DigestLists(index, send)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime.bytestrings import to_port
 from p4switch.p4runtime.errors import (
     already_exists,
@@ -23,6 +21,7 @@ from p4switch.p4runtime.errors import (
     out_of_range,
     unimplemented,
 )
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.runtime_api import RuntimeApiError, SwitchRuntime
 
 Update = p4runtime_pb2.Update

@@ -7,6 +7,10 @@ request to the :class:`Device`. A StreamChannel gets an outbox queue: whatever
 the switch sends to the controller (arbitration, PacketIn, digests, idle
 timeouts, stream errors) is queued there and written by the RPC's own thread,
 while a reader thread handles what the controller sends.
+
+Requests arrive as bytes and are parsed here whole, with the compiled
+protobuf runtime, before anything acts on them: a request protobuf cannot
+parse is refused with INVALID_ARGUMENT and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +23,7 @@ from collections.abc import Iterator
 
 import grpc
 from google.protobuf.message import DecodeError
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
 
-from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.arbitration import StreamConnection, election_id_of
 from p4switch.p4runtime.device import Device
 from p4switch.p4runtime.errors import (
@@ -33,12 +34,11 @@ from p4switch.p4runtime.errors import (
     invalid,
     permission_denied,
 )
-from p4switch.p4runtime.write_decoder import decode_write_request
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2, p4runtime_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 P4RUNTIME_API_VERSION = "1.4.1"
-ENTITIES_PER_READ_RESPONSE = 2000
 MAX_OPEN_STREAMS = 20  # each open stream holds one gRPC worker thread
 STREAM_OUTBOX_SIZE = 10000
 
@@ -57,7 +57,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
     def Write(self, data: bytes, context):  # noqa: N802 (gRPC method name)
         try:
             with _COLLECTOR_PAUSE:
-                request = _parse(decode_write_request, data, "WriteRequest")
+                request = _parse(p4runtime_pb2.WriteRequest.FromString, data, "WriteRequest")
                 self.device.check_device_id(request.device_id)
                 self.device.arbitration.check_writer(request.role, election_id_of(request))
                 results = self.device.write(request)
@@ -77,12 +77,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             with _COLLECTOR_PAUSE:
                 request = _parse(p4runtime_pb2.ReadRequest.FromString, data, "ReadRequest")
                 self.device.check_device_id(request.device_id)
-                found = [wire.serialized(e) for e in self.device.read(request.entities)]
-                # Several responses keep each message small, whatever the table sizes.
-                responses = [
-                    wire.read_response(found[start:start + ENTITIES_PER_READ_RESPONSE])
-                    for start in range(0, max(len(found), 1), ENTITIES_PER_READ_RESPONSE)
-                ]
+                responses = self.device.read(request.entities).messages
         except P4RuntimeError as e:
             context.abort(e.grpc_code(), e.message)
         yield from responses
@@ -198,8 +193,8 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
 
     def register(self, server: grpc.Server) -> None:
         """Serve this service on ``server``. Requests reach the methods as raw bytes, so
-        that malformed ones get INVALID_ARGUMENT and Write can use the fast decoder;
-        responses may be messages or bytes encoded already (wire_encoder)."""
+        that malformed ones get INVALID_ARGUMENT (gRPC's own deserializer would end
+        the call with INTERNAL)."""
         method_kinds = {
             "Write": grpc.unary_unary_rpc_method_handler,
             "Read": grpc.unary_stream_rpc_method_handler,
@@ -210,7 +205,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
         }
         handlers = {
             name: make(getattr(self, name), request_deserializer=None,
-                       response_serializer=wire.serialized)
+                       response_serializer=_serialize)
             for name, make in method_kinds.items()
         }
         server.add_generic_rpc_handlers(
@@ -252,6 +247,10 @@ class _CollectorPause:
 
 
 _COLLECTOR_PAUSE = _CollectorPause()
+
+
+def _serialize(message) -> bytes:
+    return message.SerializeToString()
 
 
 def _parse(parse, data: bytes, what: str):

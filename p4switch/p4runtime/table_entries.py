@@ -1,10 +1,17 @@
 """Table entries: INSERT / MODIFY / DELETE and reads, as PI's device_mgr does them.
 
-The server keeps, per table, the entries it knows by key (PI's TableInfoStore):
-the data-plane handle and what only P4Runtime cares about (controller_metadata,
-metadata, idle_timeout_ns). Reads take the entries from the data plane, as PI
-does, and add those fields back. Entries the program itself installs (``const
-entries`` / ``entries``) are taken into the store when the pipeline loads.
+Unlike PI (whose TableInfoStore keeps every entry's key a second time), the
+server keeps no entry store of its own: the data plane finds entries by key,
+and holds each entry's TTL. Only what P4Runtime alone cares about is kept
+here, per handle and only for the entries that have it: controller_metadata,
+metadata, and an idle_timeout_ns the data plane's millisecond TTL does not
+give back exactly. At a million flow entries that is ~500 bytes less per
+flow than a store of keys and handles (bench.flow_figures measures the
+switch's memory per flow). Reads take the entries from the data plane, as PI
+does, and add those fields back.
+
+Keys of tables whose fields are all exact go to the data plane as the tuple
+of their values (``mt_add_exact_entry``), the path a million flow entries take.
 
 The checks and their order follow ``table_insert`` / ``table_modify`` /
 ``table_delete`` in proto/frontend/src/device_mgr.cpp, with the P4Runtime
@@ -16,12 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from p4.v1 import p4runtime_pb2
-
 from p4switch.p4runtime import meter_configs
-from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.action_profiles import ActionProfileState
-from p4switch.p4runtime.actions import build_action_call, encode_action
+from p4switch.p4runtime.actions import build_action_call, fill_action
 from p4switch.p4runtime.errors import (
     already_exists,
     from_engine,
@@ -31,9 +35,8 @@ from p4switch.p4runtime.errors import (
     unimplemented,
 )
 from p4switch.p4runtime.match_keys import (
-    EntryKey,
-    encode_match,
     engine_priority,
+    fill_match,
     key_from_engine,
     p4runtime_priority,
     parse_key,
@@ -45,7 +48,9 @@ from p4switch.p4runtime.p4info_index import (
     P4InfoIndex,
     TableInfo,
 )
-from p4switch.runtime_api import ActionCall, RuntimeApiError, SwitchRuntime
+from p4switch.p4runtime.proto import p4runtime_pb2
+from p4switch.p4runtime.read_responses import ReadResponses
+from p4switch.runtime_api import ActionCall, MatchError, RuntimeApiError, SwitchRuntime
 from p4switch.runtime_api import TableEntry as EngineEntry
 
 Update = p4runtime_pb2.Update
@@ -54,18 +59,21 @@ NS_PER_MS = 1_000_000
 
 @dataclass(slots=True)
 class StoredEntry:
-    handle: int
+    """What an entry has that the data plane does not keep (absent: all zero)."""
+
     controller_metadata: int = 0
     metadata: bytes = b""
     idle_timeout_ns: int = 0
 
 
+_NOTHING_STORED = StoredEntry()
+
+
 @dataclass
 class TableState:
     info: TableInfo
-    entries: dict[EntryKey, StoredEntry] = field(default_factory=dict)
-    keys_by_handle: dict[int, EntryKey] = field(default_factory=dict)
-    default_entry: StoredEntry = field(default_factory=lambda: StoredEntry(-1))
+    extras: dict[int, StoredEntry] = field(default_factory=dict)  # by data-plane handle
+    default_entry: StoredEntry = field(default_factory=StoredEntry)
     default_modified: bool = False  # the controller changed the program's default
 
 
@@ -87,16 +95,9 @@ class TableEntries:
         self.runtime = runtime
         self.action_profiles = action_profiles
         self.tables = {tid: TableState(info) for tid, info in index.tables.items()}
-
-    def load_initial_entries(self) -> None:
-        """Take the entries the program installed at load time into the store."""
-        for state in self.tables.values():
-            info = state.info
-            for entry in self._engine(f"reading table '{info.name}'",
-                                      self.runtime.mt_get_entries, info.name):
-                key = key_from_engine(info, entry.match_key, _priority_of(info, entry))
-                state.entries[key] = StoredEntry(entry.handle)
-                state.keys_by_handle[entry.handle] = key
+        # TTLs in ms by idle_timeout_ns: flows share a few timeouts, and one int
+        # object per value instead of per entry is 32 bytes a flow.
+        self._ttls: dict[int, int] = {}
 
     @staticmethod
     def _engine(doing: str, fn, *args):
@@ -146,45 +147,71 @@ class TableEntries:
                           "can be written")
         if not entry.HasField("action"):
             raise invalid(f"table '{info.name}': 'action' must be set")
-        key, params = parse_match(info, entry)
+        exact = info.exact_widths is not None and not info.action_profile_id
+        if exact:
+            values, params, prio = parse_key(info, entry)[0], None, -1
+        else:
+            key, params = parse_match(info, entry)
+            values, prio = None, engine_priority(key[1], info.needs_priority)
         action = self._resolve_action(info, entry)
         counter = self._direct_counter_data(info, entry)
         rates = self._direct_meter_rates(info, entry)
         ttl_ms = self._ttl_ms(info, entry)
-        if key in state.entries:
-            raise already_exists(f"table '{info.name}': an entry with this match key and "
-                                 "priority exists; use MODIFY to change its action")
         name = info.name
-        prio = engine_priority(key[1], info.needs_priority)
         rt = self.runtime
+        ttl_ms_later = None if values is not None else ttl_ms
         try:
-            if action.call is not None:
+            if values is not None:  # the TTL comes with the entry: one data-plane call
+                handle = rt.mt_add_exact_entry(name, values, action.call, ttl_ms)
+            elif action.call is not None:
                 handle = rt.mt_add_entry(name, params, action.call, prio)
             elif action.member is not None:
                 handle = rt.mt_indirect_add_entry(name, params, action.member, prio)
             else:
                 handle = rt.mt_indirect_ws_add_entry(name, params, action.group, prio)
         except RuntimeApiError as e:
+            if e.code is MatchError.DUPLICATE_ENTRY:
+                raise already_exists(f"table '{name}': an entry with this match key and "
+                                     "priority exists; use MODIFY to change its action") from None
             raise from_engine(e, f"table '{name}': adding an entry") from None
         try:
             if counter is not None or rates is not None:
                 self._apply_direct_resources(name, handle, counter, rates)
-            if ttl_ms is not None:
-                rt.mt_set_entry_ttl(name, handle, ttl_ms)
+            if ttl_ms_later is not None:
+                rt.mt_set_entry_ttl(name, handle, ttl_ms_later)
         except RuntimeApiError as e:
             # Leave no half-written entry behind.
             rt.mt_delete_entry(name, handle)
             raise from_engine(e, f"table '{name}': adding an entry") from None
-        state.entries[key] = StoredEntry(handle, entry.controller_metadata, entry.metadata,
-                                         entry.idle_timeout_ns)
-        state.keys_by_handle[handle] = key
+        self._keep_extras(state, handle, entry, ttl_ms)
+
+    def _keep_extras(self, state: TableState, handle: int, entry: Any,
+                     ttl_ms: int | None) -> None:
+        """Remember what the data plane cannot give back for this entry, if anything."""
+        metadata, cookie = entry.metadata, entry.controller_metadata
+        ns = entry.idle_timeout_ns
+        if metadata or cookie or (ns and ns != (ttl_ms or 0) * NS_PER_MS):
+            state.extras[handle] = StoredEntry(cookie, metadata, ns)
+        else:
+            state.extras.pop(handle, None)
+
+    def _find(self, state: TableState, entry: Any, doing: str) -> int | None:
+        """The data-plane handle of the (non-default) entry whose key ``entry`` gives."""
+        info = state.info
+        if info.exact_widths is not None:
+            return self._engine(f"table '{info.name}': {doing}", self.runtime.mt_find_exact_entry,
+                                info.name, parse_key(info, entry)[0])
+        key, params = parse_match(info, entry)
+        return self._engine(f"table '{info.name}': {doing}", self.runtime.mt_find_entry,
+                            info.name, params, engine_priority(key[1], info.needs_priority))
 
     def _modify(self, state: TableState, entry: Any) -> None:
         info = state.info
         if entry.is_default_action:
             self._modify_default(state, entry)
             return
-        key = parse_key(info, entry)
+        # The key is parsed (and checked) first, as PI does; NOT_FOUND comes later.
+        handle = self._find(state, entry, "modifying an entry")
         has_action = entry.HasField("action")
         if info.is_const and has_action:
             raise permission_denied(f"table '{info.name}' is const: the action of its entries "
@@ -195,11 +222,9 @@ class TableEntries:
         counter = self._direct_counter_data(info, entry)
         rates = self._direct_meter_rates(info, entry)
         ttl_ms = self._ttl_ms(info, entry)
-        stored = state.entries.get(key)
-        if stored is None:
+        if handle is None:
             raise not_found(f"table '{info.name}': no entry with this match key and priority")
         name = info.name
-        handle = stored.handle
         rt = self.runtime
         try:
             if action is not None:
@@ -216,9 +241,7 @@ class TableEntries:
         except RuntimeApiError as e:
             raise from_engine(e, f"table '{name}': modifying an entry") from None
         if has_action:
-            stored.controller_metadata = entry.controller_metadata
-            stored.metadata = entry.metadata
-            stored.idle_timeout_ns = entry.idle_timeout_ns
+            self._keep_extras(state, handle, entry, ttl_ms)
 
     def _modify_default(self, state: TableState, entry: Any) -> None:
         info = state.info
@@ -259,14 +282,12 @@ class TableEntries:
                           "MODIFY it without an action to reset it")
         if info.is_const:
             raise permission_denied(f"table '{info.name}' is const: entries cannot be deleted")
-        key = parse_key(info, entry)
-        stored = state.entries.get(key)
-        if stored is None:
+        handle = self._find(state, entry, "deleting an entry")
+        if handle is None:
             raise not_found(f"table '{info.name}': no entry with this match key and priority")
         self._engine(f"table '{info.name}': deleting an entry",
-                     self.runtime.mt_delete_entry, info.name, stored.handle)
-        del state.entries[key]
-        state.keys_by_handle.pop(stored.handle, None)
+                     self.runtime.mt_delete_entry, info.name, handle)
+        state.extras.pop(handle, None)
 
     # --- pieces of a write ---------------------------------------------------
 
@@ -335,7 +356,12 @@ class TableEntries:
                               "idle_timeout_ns must be 0")
             return None
         # The data plane counts in ms; a TTL under 1 ms must not become "no ageing".
-        return max(1, ns // NS_PER_MS) if ns else 0
+        ttl = self._ttls.get(ns)
+        if ttl is None:
+            ttl = max(1, ns // NS_PER_MS) if ns else 0
+            if len(self._ttls) < 256:
+                self._ttls[ns] = ttl
+        return ttl
 
     def _apply_direct_resources(self, name: str, handle: int, counter, rates) -> None:
         rt = self.runtime
@@ -358,25 +384,22 @@ class TableEntries:
             default = self._engine(f"table '{info.name}': {doing}",
                                    self.runtime.mt_get_default_entry, info.name)
             return state, default.handle
-        key = parse_key(info, entry)
-        stored = state.entries.get(key)
-        if stored is None:
+        handle = self._find(state, entry, doing)
+        if handle is None:
             raise not_found(f"table '{info.name}': no entry with this match key and priority")
-        return state, stored.handle
+        return state, handle
 
     # --- reads ---------------------------------------------------------------
 
-    def read(self, request: Any, response: list) -> None:
-        """Append the entries ``request`` names to ``response``, each as the encoded
-        bytes of an Entity (see wire_encoder: building messages would cost more than
-        everything else a large read does)."""
+    def read(self, request: Any, response: ReadResponses) -> None:
+        """Add the entries ``request`` names to ``response``."""
         if request.table_id == 0:
             for state in self.tables.values():
                 self._read_table(state, request, response)
         else:
             self._read_table(self.table(request.table_id), request, response)
 
-    def _read_table(self, state: TableState, request: Any, response: list) -> None:
+    def _read_table(self, state: TableState, request: Any, response: ReadResponses) -> None:
         info = state.info
         if request.is_default_action:
             if request.HasField("time_since_last_hit"):
@@ -385,32 +408,37 @@ class TableEntries:
             default = self._engine(f"table '{info.name}': reading the default entry",
                                    self.runtime.mt_get_default_entry, info.name)
             counter, meter = self._direct_resources(info, default.handle, request)
-            response.append(wire.table_entry_entity(wire.table_entry(
-                info.id, action=self._encode_action(info, default),
-                controller_metadata=state.default_entry.controller_metadata,
-                meter_config=meter, counter_data=counter, is_default_action=True,
-                metadata=state.default_entry.metadata)))
+            te = response.add().table_entry
+            te.table_id = info.id
+            self._fill_action(info, default, te)
+            _fill_extras(te, state.default_entry, counter, meter)
+            te.is_default_action = True
             return
         with_elapsed = request.HasField("time_since_last_hit")
         if with_elapsed and not info.supports_idle_timeout:
             raise invalid(f"table '{info.name}' does not support idle timeout: do not set "
                           "time_since_last_hit, even in wildcard reads")
+        if (info.exact_widths is not None and not info.action_profile_id and not request.match
+                and not with_elapsed and not request.HasField("counter_data")
+                and not request.HasField("meter_config") and not request.priority):
+            self._read_exact_table(state, request, response)
+            return
         if request.match:
-            key = parse_key(info, request)
-            stored = state.entries.get(key)
-            if stored is None:
+            handle = self._find(state, request, "reading an entry")
+            if handle is None:
                 return
             entries = [self._engine(f"table '{info.name}': reading an entry",
-                                    self.runtime.mt_get_entry, info.name, stored.handle)]
+                                    self.runtime.mt_get_entry, info.name, handle)]
         else:
             entries = self._engine(f"table '{info.name}': reading entries",
                                    self.runtime.mt_get_entries, info.name)
         want_priority = request.priority if not request.match else 0
         want_action = request.action.action.action_id if request.HasField("action") else 0
         with_resources = request.HasField("counter_data") or request.HasField("meter_config")
-        counter = meter = elapsed_ns = None
-        no_stored = StoredEntry(-1)
+        counter = meter = None
+        extras = state.extras
         is_const = info.is_const
+        table_id = info.id
         for entry in entries:
             priority = _priority_of(info, entry)
             if want_priority and priority != want_priority:
@@ -421,30 +449,78 @@ class TableEntries:
                                 != want_action):
                 continue
             key = key_from_engine(info, entry.match_key, priority)
-            stored = state.entries.get(key) or no_stored
+            stored = extras.get(entry.handle, _NOTHING_STORED)
             if with_resources:
                 counter, meter = self._direct_resources(info, entry.handle, request)
+            te = response.add().table_entry
+            te.table_id = table_id
+            fill_match(info, key, te)
+            self._fill_action(info, entry, te)
+            if priority:
+                te.priority = priority
+            _fill_extras(te, stored, counter, meter)
+            idle_timeout_ns = stored.idle_timeout_ns or (entry.timeout_ms or 0) * NS_PER_MS
+            if idle_timeout_ns:
+                te.idle_timeout_ns = idle_timeout_ns
             if with_elapsed:
-                elapsed_ns = entry.time_since_last_hit_ms * NS_PER_MS
-            response.append(wire.table_entry_entity(wire.table_entry(
-                info.id, encode_match(info, key), self._encode_action(info, entry),
-                priority=priority, controller_metadata=stored.controller_metadata,
-                meter_config=meter, counter_data=counter,
-                idle_timeout_ns=stored.idle_timeout_ns, elapsed_ns=elapsed_ns,
-                metadata=stored.metadata, is_const=is_const)))
+                te.time_since_last_hit.SetInParent()
+                te.time_since_last_hit.elapsed_ns = entry.time_since_last_hit_ms * NS_PER_MS
+            if is_const:
+                te.is_const = True
 
-    def _encode_action(self, info: TableInfo, entry: EngineEntry) -> bytes:
-        """The entry's encoded ``action`` field; b"" when P4Runtime cannot name it."""
+    def _read_exact_table(self, state: TableState, request: Any,
+                          response: ReadResponses) -> None:
+        """``_read_table`` of every entry of a direct all-exact table, as a read of
+        lb.p4's maglev and flow tables asks: the same messages, a third of the work."""
+        info = state.info
+        want_action = request.action.action.action_id if request.HasField("action") else 0
+        entries = self._engine(f"table '{info.name}': reading entries",
+                               self.runtime.mt_get_exact_entries, info.name)
+        field_ids = [f.id for f in info.match_fields]
+        actions = self.index.actions_by_name
+        extras = state.extras
+        table_id, is_const = info.id, info.is_const
+        new_entry = response.add
+        for handle, values, action_name, args, ttl_ms in entries:
+            action_info = actions.get(action_name) if action_name is not None else None
+            if want_action and (action_info is None or action_info.id != want_action):
+                continue
+            te = new_entry().table_entry
+            te.table_id = table_id
+            add_match = te.match.add
+            for field_id, value in zip(field_ids, values, strict=True):
+                fm = add_match()
+                fm.field_id = field_id
+                fm.exact.value = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+            if action_info is not None:
+                action = te.action.action
+                action.action_id = action_info.id
+                add_param = action.params.add
+                for p, value in zip(action_info.params, args, strict=False):
+                    param = add_param()
+                    param.param_id = p.id
+                    param.value = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+            stored = extras.get(handle, _NOTHING_STORED)
+            _fill_extras(te, stored, None, None)
+            idle_timeout_ns = stored.idle_timeout_ns or (ttl_ms or 0) * NS_PER_MS
+            if idle_timeout_ns:
+                te.idle_timeout_ns = idle_timeout_ns
+            if is_const:
+                te.is_const = True
+
+    def _fill_action(self, info: TableInfo, entry: EngineEntry, te: Any) -> None:
+        """The entry's ``action``; left unset when P4Runtime cannot name it."""
         if entry.action is not None:
             action_info = self.index.actions_by_name.get(entry.action.name)
-            return encode_action(action_info, entry.action) if action_info is not None else b""
+            if action_info is not None:
+                fill_action(action_info, entry.action, te.action.action)
+            return
         if info.action_profile_id:
             profile = self.action_profiles[info.action_profile_id]
             if entry.member is not None and entry.member in profile.member_ids_by_handle:
-                return wire.member_action(profile.member_ids_by_handle[entry.member])
-            if entry.group is not None and entry.group in profile.group_ids_by_handle:
-                return wire.group_action(profile.group_ids_by_handle[entry.group])
-        return b""
+                te.action.action_profile_member_id = profile.member_ids_by_handle[entry.member]
+            elif entry.group is not None and entry.group in profile.group_ids_by_handle:
+                te.action.action_profile_group_id = profile.group_ids_by_handle[entry.group]
 
     def _direct_resources(self, info: TableInfo, handle: int, request: Any
                           ) -> tuple[tuple[int, int] | None, tuple[int, int, int, int] | None]:
@@ -462,24 +538,45 @@ class TableEntries:
 
     # --- idle timeout ----------------------------------------------------------
 
-    def timed_out_entries(self, table_name: str, handles: list[int]) -> list[bytes]:
-        """The encoded TableEntry messages of an IdleTimeoutNotification (PI's
-        parse_match_key)."""
+    def timed_out_entries(self, table_name: str, handles: list[int]) -> list:
+        """The TableEntry messages of an IdleTimeoutNotification (PI's parse_match_key)."""
         info = self.index.tables_by_name.get(table_name)
         if info is None:
             return []
         state = self.tables[info.id]
         entries = []
         for handle in handles:
-            key = state.keys_by_handle.get(handle)
-            stored = state.entries.get(key) if key is not None else None
-            if stored is None or not stored.idle_timeout_ns:
-                continue  # deleted meanwhile, or an entry that does not age
-            entries.append(wire.table_entry(
-                info.id, encode_match(info, key), priority=key[1],
-                controller_metadata=stored.controller_metadata,
-                idle_timeout_ns=stored.idle_timeout_ns, metadata=stored.metadata))
+            try:
+                entry = self.runtime.mt_get_entry(info.name, handle)
+            except RuntimeApiError:
+                continue  # deleted meanwhile
+            if not entry.timeout_ms:
+                continue  # an entry that does not age (any more)
+            stored = state.extras.get(handle, _NOTHING_STORED)
+            priority = _priority_of(info, entry)
+            te = p4runtime_pb2.TableEntry(
+                table_id=info.id, priority=priority,
+                idle_timeout_ns=stored.idle_timeout_ns or entry.timeout_ms * NS_PER_MS)
+            fill_match(info, key_from_engine(info, entry.match_key, priority), te)
+            _fill_extras(te, stored, None, None)
+            entries.append(te)
         return entries
+
+
+def _fill_extras(te: Any, stored: StoredEntry, counter: tuple[int, int] | None,
+                 meter: tuple[int, int, int, int] | None) -> None:
+    """The fields of a TableEntry read back that only some entries have."""
+    if stored.controller_metadata:
+        te.controller_metadata = stored.controller_metadata
+    if stored.metadata:
+        te.metadata = stored.metadata
+    if counter is not None:
+        te.counter_data.byte_count, te.counter_data.packet_count = counter
+        te.counter_data.SetInParent()
+    if meter is not None:
+        config = te.meter_config
+        config.SetInParent()
+        config.cir, config.cburst, config.pir, config.pburst = meter
 
 
 def _priority_of(info: TableInfo, entry: EngineEntry) -> int:

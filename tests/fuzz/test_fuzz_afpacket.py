@@ -21,10 +21,10 @@ import pytest
 from frames import MAC_B, ethernet
 from hypothesis import given
 from hypothesis import strategies as st
-from p4.v1 import p4runtime_pb2
 from switch_harness import program
 
 from p4switch.p4runtime import Device
+from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.ports import PortSet
 from tests.fuzz.conftest import examples
 from tests.fuzz.mutations import damaged

@@ -17,13 +17,12 @@ import queue
 import grpc
 import pytest
 from google.protobuf.message import DecodeError
-from google.rpc import code_pb2, status_pb2
 from hypothesis import event, given
 from hypothesis import strategies as st
-from p4.v1 import p4runtime_pb2
 from p4rt_client import Update
 from switch_harness import program, start_switch
 
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2, status_pb2
 from tests.fuzz.conftest import examples
 from tests.fuzz.mutations import damaged
 

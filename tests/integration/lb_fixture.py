@@ -14,11 +14,10 @@ from pathlib import Path
 import grpc
 import pynng
 from google.protobuf import text_format
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
 
 from controller.lb_service import LbService
 from controller.p4_schema import DecodedEntry, P4Schema
+from controller.p4runtime_proto import p4info_pb2, p4runtime_pb2, p4runtime_pb2_grpc
 from controller.switch_session import SwitchAddress
 from p4switch.launch import SwitchProcess
 from tests.p4runtime_messages import entry_from_message

@@ -5,11 +5,11 @@ from __future__ import annotations
 import ipaddress
 import time
 
-from p4.v1 import p4runtime_pb2
 from scapy.layers.inet import GRE, IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
-from controller.p4runtime_wire import parse_stream_message
+from controller.p4runtime_codec import parse_stream_message
+from controller.p4runtime_proto import p4runtime_pb2
 from tests.integration.lb_fixture import wait_for
 
 VIP = "10.0.0.1"

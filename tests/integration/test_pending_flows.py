@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from controller.p4runtime_wire import DigestBatch
+from controller.p4runtime_codec import DigestBatch
 from tests.integration.lb_fixture import wait_for
 from tests.integration.test_controller_on_switch import SETUP, VIP
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from controller.p4_schema import DecodedEntry, P4Schema
-from controller.p4runtime_wire import EntryCodec
+from controller.p4runtime_codec import EntryCodec
 from controller.switch_session import SwitchAddress, SwitchError, SwitchSession
 from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON, lb_p4info, wait_for

@@ -22,12 +22,12 @@ if str(ROOT) not in sys.path:
 
 import ptf  # noqa: E402
 from google.protobuf import text_format  # noqa: E402
-from p4.config.v1 import p4info_pb2  # noqa: E402
 from ptf import testutils as tu  # noqa: E402
 from ptf.base_tests import BaseTest  # noqa: E402
 
 from controller.management_api import CommandError, ManagementClient  # noqa: E402
 from controller.p4_schema import P4Schema  # noqa: E402
+from controller.p4runtime_proto import p4info_pb2  # noqa: E402
 from tests.integration.lb_fixture import SwitchReader, wait_for  # noqa: E402
 
 LB_P4INFO = ROOT / "p4src" / "build" / "lb.p4info.txt"

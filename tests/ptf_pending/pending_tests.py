@@ -20,12 +20,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import ptf  # noqa: E402
-from p4.v1 import p4runtime_pb2  # noqa: E402
 from ptf import testutils as tu  # noqa: E402
 from ptf.base_tests import BaseTest  # noqa: E402
 from scapy.layers.inet import IP, UDP  # noqa: E402
 from scapy.layers.l2 import GRE, Ether  # noqa: E402
 
+from p4switch.p4runtime.proto import p4runtime_pb2  # noqa: E402
 from tests.p4switch.server.p4rt_client import (  # noqa: E402
     Controller,
     P4Names,

@@ -13,10 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from frames import MAC_B, ethernet  # noqa: E402
-from p4.v1 import p4runtime_pb2  # noqa: E402
 from p4rt_client import P4Names, load_p4info  # noqa: E402
 
 from p4switch.p4runtime import Device  # noqa: E402
+from p4switch.p4runtime.proto import p4runtime_pb2  # noqa: E402
 from p4switch.ports import PortSet  # noqa: E402
 
 

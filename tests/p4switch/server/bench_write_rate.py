@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import grpc
-from p4.v1 import p4runtime_pb2
+
+from p4switch.p4runtime.proto import p4runtime_pb2
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import text_format
-from google.rpc import status_pb2
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
+
+from p4switch.p4runtime.proto import p4info_pb2, p4runtime_pb2, p4runtime_pb2_grpc, status_pb2
 
 WAIT = 10.0  # seconds to wait for a message the test expects (never asserted on)
 ON_BMV2 = os.environ.get("TARGET", "embedded") == "bmv2"

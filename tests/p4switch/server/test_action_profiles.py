@@ -2,9 +2,9 @@
 
 import pytest
 from frames import MAC_A, MAC_B, MAC_C, ethernet
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2
 from p4rt_client import ON_BMV2, Update, update
+
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
 
 Entity = p4runtime_pb2.Entity
 

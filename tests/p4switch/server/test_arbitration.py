@@ -1,11 +1,10 @@
 """Primary / backup election as PI's server does it, per role."""
 
 import pytest
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2
 
 from p4switch.p4runtime.arbitration import Arbitration, StreamConnection
 from p4switch.p4runtime.errors import P4RuntimeError
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
 
 
 class Stream:

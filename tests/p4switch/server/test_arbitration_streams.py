@@ -3,10 +3,10 @@
 import grpc
 import pytest
 from frames import MAC_A, MAC_B, MAC_C, ethernet
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2
 from p4rt_client import Update, says, update
 from test_digests_idle_timeout import configure, forward_all, send
+
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
 
 
 def dmac(names, mac, port):

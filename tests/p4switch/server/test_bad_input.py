@@ -5,12 +5,62 @@ import grpc
 import pytest
 from frames import MAC_B, ethernet
 from google.protobuf.message import DecodeError
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2
+from hypothesis import strategies as st
 from p4rt_client import ON_BMV2, Update, says, update, write_errors
 from switch_harness import start_switch
 
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
+
 Entity = p4runtime_pb2.Entity
+
+u32 = st.integers(0, 2**32 - 1)
+i32 = st.integers(-(2**31), 2**31 - 1)
+# short values, and some whose length needs a two-byte varint
+small_bytes = st.binary(max_size=6) | st.binary(min_size=120, max_size=140)
+
+
+@st.composite
+def field_matches(draw):
+    fm = p4runtime_pb2.FieldMatch(field_id=draw(u32))
+    kind = draw(st.sampled_from(["exact", "ternary", "lpm", "range", "optional", None]))
+    if kind == "exact":
+        fm.exact.value = draw(small_bytes)
+    elif kind == "ternary":
+        fm.ternary.value, fm.ternary.mask = draw(small_bytes), draw(small_bytes)
+    elif kind == "lpm":
+        fm.lpm.value, fm.lpm.prefix_len = draw(small_bytes), draw(i32)
+    elif kind == "range":
+        fm.range.low, fm.range.high = draw(small_bytes), draw(small_bytes)
+    elif kind == "optional":
+        fm.optional.value = draw(small_bytes)
+    return fm
+
+
+@st.composite
+def table_entries(draw):
+    """Arbitrary TableEntry messages, most of them nonsense to the switch."""
+    entry = p4runtime_pb2.TableEntry(table_id=draw(u32), priority=draw(i32))
+    entry.match.extend(draw(st.lists(field_matches(), max_size=3)))
+    which = draw(st.sampled_from(["action", "member", "group", "set", None]))
+    if which == "action":
+        entry.action.action.action_id = draw(u32)
+        for _ in range(draw(st.integers(0, 3))):
+            entry.action.action.params.add(param_id=draw(u32), value=draw(small_bytes))
+    elif which == "member":
+        entry.action.action_profile_member_id = draw(u32)
+    elif which == "group":
+        entry.action.action_profile_group_id = draw(u32)
+    elif which == "set":
+        entry.action.action_profile_action_set.action_profile_actions.add(weight=2)
+    entry.controller_metadata = draw(st.integers(0, 2**64 - 1))
+    entry.is_default_action = draw(st.booleans())
+    entry.idle_timeout_ns = draw(st.integers(-(2**63), 2**63 - 1))
+    entry.metadata = draw(small_bytes)
+    if draw(st.booleans()):
+        entry.counter_data.packet_count = draw(st.integers(0, 100))
+    if draw(st.booleans()):
+        entry.time_since_last_hit.elapsed_ns = 5
+    return entry
 
 
 def raw_call(switch, method: str, payload: bytes):
@@ -129,8 +179,6 @@ def test_random_table_entries_never_break_the_switch(forwarding):
     """Arbitrary (mostly nonsensical) table entries: each update gets OK or an error
     code, never an INTERNAL one, and the switch keeps its state and forwarding."""
     from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-    from test_write_decoder import table_entries
 
     switch, c, names = forwarding
     field_ids = {t.preamble.id: [f.id for f in t.match_fields] for t in names.p4info.tables}

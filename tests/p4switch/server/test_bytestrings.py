@@ -1,10 +1,10 @@
 """P4Runtime byte strings are decoded exactly as PI does (common.cpp)."""
 
 import pytest
-from google.rpc import code_pb2
 
 from p4switch.p4runtime.bytestrings import to_bytes, to_int, to_port
 from p4switch.p4runtime.errors import P4RuntimeError
+from p4switch.p4runtime.proto import code_pb2
 
 
 def test_canonical_and_padded_values_both_decode():

@@ -12,8 +12,9 @@ import grpc
 import pynng
 import pytest
 from frames import MAC_B, ethernet
-from p4.v1 import p4runtime_pb2
 from p4rt_client import WAIT, Controller, Update, update
+
+from p4switch.p4runtime.proto import p4runtime_pb2
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -2,13 +2,11 @@
 exact deadlines). The clock is a fake: no test here waits."""
 
 import pytest
-from google.rpc import code_pb2
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
 
 from p4switch.p4runtime.digests import DigestLists
 from p4switch.p4runtime.errors import P4RuntimeError
 from p4switch.p4runtime.p4info_index import P4InfoIndex
+from p4switch.p4runtime.proto import code_pb2, p4info_pb2, p4runtime_pb2
 from p4switch.runtime_api import Digest
 
 DIGEST_ID = 0x18000001
@@ -33,8 +31,7 @@ def make(config=None):
     struct.members.add(name="port").type_spec.bitstring.bit.bitwidth = 9
     sent = []
     clock = Clock()
-    lists = DigestLists(P4InfoIndex(info), lambda message: sent.append(
-        p4runtime_pb2.StreamMessageResponse.FromString(message)), clock)
+    lists = DigestLists(P4InfoIndex(info), sent.append, clock)
     if config is not None:
         lists.write_config(Update.INSERT, p4runtime_pb2.DigestEntry(
             digest_id=DIGEST_ID, config=p4runtime_pb2.DigestEntry.Config(**config)))

@@ -1,13 +1,11 @@
 """Controller headers are packed and parsed as PI's packet_io_mgr does."""
 
 import pytest
-from google.rpc import code_pb2
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
 
 from p4switch.p4runtime.errors import P4RuntimeError
 from p4switch.p4runtime.p4info_index import P4InfoIndex
 from p4switch.p4runtime.packet_io import build_packet_out_frame, parse_packet_in
+from p4switch.p4runtime.proto import code_pb2, p4info_pb2, p4runtime_pb2
 
 
 def index_with_headers() -> P4InfoIndex:

@@ -2,8 +2,9 @@
 
 import pytest
 from frames import MAC_B, ethernet
-from google.rpc import code_pb2
 from p4rt_client import Update, update
+
+from p4switch.p4runtime.proto import code_pb2
 
 
 def test_packet_out_leaves_by_the_port_its_header_names(loaded):

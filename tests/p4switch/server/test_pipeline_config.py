@@ -3,8 +3,9 @@
 import grpc
 import pytest
 from frames import MAC_B, ethernet
-from p4.v1 import p4runtime_pb2
 from p4rt_client import SetAction, Update, update
+
+from p4switch.p4runtime.proto import p4runtime_pb2
 
 Get = p4runtime_pb2.GetForwardingPipelineConfigRequest
 Entity = p4runtime_pb2.Entity

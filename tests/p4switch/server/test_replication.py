@@ -1,9 +1,9 @@
 """Multicast groups and clone sessions (PacketReplicationEngineEntry)."""
 
 from frames import MAC_B, ethernet
-from google.rpc import code_pb2
-from p4.v1 import p4runtime_pb2
 from p4rt_client import Update, update
+
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
 
 Entity = p4runtime_pb2.Entity
 PRE = p4runtime_pb2.PacketReplicationEngineEntry

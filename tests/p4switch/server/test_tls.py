@@ -10,10 +10,10 @@ from pathlib import Path
 import grpc
 import pytest
 from frames import MAC_B
-from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
 from p4rt_client import Controller, Update, update
 
 from p4switch.launch import ServerTls, SwitchProcess
+from p4switch.p4runtime.proto import p4runtime_pb2, p4runtime_pb2_grpc
 from tests.tls_certs import CertificateAuthority
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -1,10 +1,11 @@
-"""The controller's wire codec says exactly what protobuf says, and survives garbage.
+"""The controller's codec gives the messages a plain protobuf builder gives, and
+takes what a switch may send.
 
 Every entry of every lb.p4 table (hypothesis draws keys and params within
-their widths) encodes to the bytes protobuf serializes for the same entry,
-and protobuf's bytes decode back to the entry. Digests, idle notifications
-and read responses built with protobuf parse to the same content. Random and
-truncated bytes give WireError (or a MalformedStreamMessage), nothing else.
+their widths) encodes to the message tests/p4runtime_messages.py builds for
+it, and that message decodes back to the entry. Digest lists, idle
+notifications and other stream messages parse to their content; garbage and
+entries p4lb cannot use give CodecError (or a MalformedStreamMessage).
 """
 
 from __future__ import annotations
@@ -12,20 +13,18 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from p4.config.v1 import p4info_pb2
-from p4.v1 import p4runtime_pb2
 
 from controller.p4_schema import DecodedEntry, P4Schema, SchemaError
-from controller.p4runtime_wire import (
+from controller.p4runtime_codec import (
+    CodecError,
     DigestBatch,
     EntryCodec,
     IdleTimeoutBatch,
     MalformedStreamMessage,
-    WireError,
     parse_stream_message,
-    read_response_table_entries,
-    write_request,
+    table_entry_update,
 )
+from controller.p4runtime_proto import p4info_pb2, p4runtime_pb2
 from tests.integration.lb_fixture import lb_p4info
 from tests.p4runtime_messages import entry_from_message, entry_message, update_message
 
@@ -60,17 +59,19 @@ def entries(draw) -> DecodedEntry:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(entry=entries(), kind=st.sampled_from(KINDS),
        timeout=st.sampled_from([0, 1, 10**10, 2**63 - 1]))
-def test_updates_are_byte_for_byte_protobufs(entry, kind, timeout) -> None:
-    expected = update_message(SCHEMA, kind, entry, timeout).SerializeToString()
-    assert CODEC.update(kind, entry, timeout) == expected
+def test_updates_are_the_reference_messages(entry, kind, timeout) -> None:
+    expected = update_message(SCHEMA, kind, entry, timeout)
+    update = CODEC.update(kind, entry, timeout)
+    assert update == expected
+    # byte for byte too: what goes on the wire does not depend on who built it
+    assert update.SerializeToString() == expected.SerializeToString()
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(entry=entries())
-def test_protobuf_entries_decode_to_the_entry(entry) -> None:
-    te = entry_message(SCHEMA, entry, idle_timeout_ns=5)
-    assert CODEC.decode(te.SerializeToString()) == entry
-    key_only = entry_message(SCHEMA, entry, key_only=True).SerializeToString()
+def test_reference_entries_decode_to_the_entry(entry) -> None:
+    assert CODEC.decode(entry_message(SCHEMA, entry, idle_timeout_ns=5)) == entry
+    key_only = entry_message(SCHEMA, entry, key_only=True)
     assert CODEC.decode(key_only) == DecodedEntry(entry.table, entry.key, "", ())
 
 
@@ -80,22 +81,10 @@ def test_decode_takes_what_a_switch_adds_and_fields_in_any_order() -> None:
     te.time_since_last_hit.elapsed_ns = 12345
     te.counter_data.packet_count = 7
     te.controller_metadata = 99
-    assert CODEC.decode(te.SerializeToString()) == entry
-    # Protobuf readers accept fields in any order; so must we.
-    match = b"".join(
-        bytes([0x12]) + len(m.SerializeToString()).to_bytes(1, "big") + m.SerializeToString()
-        for m in reversed(te.match))
-    reordered = match + P.TableEntry(table_id=te.table_id, action=te.action).SerializeToString()
+    assert CODEC.decode(te) == entry
+    reordered = P.TableEntry(table_id=te.table_id, match=list(reversed(te.match)),
+                             action=te.action)
     assert CODEC.decode(reordered) == entry
-
-
-def test_write_request_is_the_protobuf_request() -> None:
-    entry = DecodedEntry("maglev", (3, 5), "use_bucket_as", (7,))
-    updates = [CODEC.update(P.Update.INSERT, entry), CODEC.update(P.Update.DELETE, entry)]
-    request = P.WriteRequest.FromString(write_request(updates, (1 << 64) + 5, device_id=3))
-    assert request.device_id == 3
-    assert (request.election_id.high, request.election_id.low) == (1, 5)
-    assert [u.SerializeToString() for u in request.updates] == updates
 
 
 @pytest.mark.parametrize("entry,message", [
@@ -113,12 +102,21 @@ def test_bad_entries_are_refused_naming_the_problem(entry, message) -> None:
 
 
 def test_canonical_bytes_and_omitted_zero_prefix() -> None:
-    te = P.TableEntry.FromString(CODEC.table_entry(
-        DecodedEntry("maglev", (0, 1), "use_bucket_as", (0,))))
+    te = CODEC.table_entry(DecodedEntry("maglev", (0, 1), "use_bucket_as", (0,)))
     assert [m.exact.value for m in te.match] == [b"\x00", b"\x01"]
     assert te.action.action.params[0].value == b"\x00"
     default_route = CODEC.table_entry(DecodedEntry("route4", ((0, 0),), "no_route", ()))
-    assert len(P.TableEntry.FromString(default_route).match) == 0
+    assert len(default_route.match) == 0
+
+
+def test_a_delete_carries_the_key_only_and_strays_are_deleted_as_notified() -> None:
+    entry = DecodedEntry("flow4", (1, 2, 3, 6, 4, 80), "use_flow_as", (3,))
+    delete = CODEC.update(P.Update.DELETE, entry, idle_timeout_ns=10**9)
+    assert not delete.entity.table_entry.HasField("action")
+    assert delete.entity.table_entry.idle_timeout_ns == 0
+    notified = entry_message(SCHEMA, entry, key_only=True)
+    stray = table_entry_update(P.Update.DELETE, notified)
+    assert stray.type == P.Update.DELETE and stray.entity.table_entry == notified
 
 
 def _digest_message(structs: list[list[bytes]]) -> bytes:
@@ -127,17 +125,27 @@ def _digest_message(structs: list[list[bytes]]) -> bytes:
     msg.digest.timestamp = 123
     for members in structs:
         data = msg.digest.data.add()
+        data.struct.SetInParent()
         for m in members:
             data.struct.members.add().bitstring = m
     return msg.SerializeToString()
 
 
 @given(st.lists(st.lists(st.binary(min_size=1, max_size=16), max_size=8), max_size=20))
-def test_digest_lists_parse_as_protobuf_does(structs) -> None:
+def test_digest_lists_parse_to_their_structs(structs) -> None:
     assert parse_stream_message(_digest_message(structs)) == DigestBatch(7, 9, structs)
 
 
-def test_idle_notifications_and_read_responses_carry_the_entries() -> None:
+def test_digests_of_another_shape_are_malformed() -> None:
+    msg = P.StreamMessageResponse()
+    msg.digest.data.add().bitstring = b"\x01"
+    assert isinstance(parse_stream_message(msg.SerializeToString()), MalformedStreamMessage)
+    msg = P.StreamMessageResponse()
+    msg.digest.data.add().struct.members.add().struct.SetInParent()
+    assert isinstance(parse_stream_message(msg.SerializeToString()), MalformedStreamMessage)
+
+
+def test_idle_notifications_carry_the_entries() -> None:
     entries = [entry_message(SCHEMA, DecodedEntry(
         "flow6", (1, i, 2**128 - 1, 17, i, 53), "use_flow_as", (i,))) for i in range(3)]
     note = P.StreamMessageResponse()
@@ -145,13 +153,9 @@ def test_idle_notifications_and_read_responses_carry_the_entries() -> None:
     note.idle_timeout_notification.timestamp = 5
     parsed = parse_stream_message(note.SerializeToString())
     assert isinstance(parsed, IdleTimeoutBatch)
-    assert [P.TableEntry.FromString(b) for b in parsed.table_entries] == entries
-    response = P.ReadResponse()
-    for te in entries:
-        response.entities.add().table_entry.CopyFrom(te)
-    raw = read_response_table_entries(response.SerializeToString())
-    assert [entry_from_message(SCHEMA, P.TableEntry.FromString(b)) for b in raw] == [
-        CODEC.decode(b) for b in raw]
+    assert parsed.table_entries == entries
+    assert [CODEC.decode(te) for te in parsed.table_entries] == [
+        entry_from_message(SCHEMA, te) for te in entries]
 
 
 def test_other_stream_messages_come_as_protobuf() -> None:
@@ -163,16 +167,8 @@ def test_other_stream_messages_come_as_protobuf() -> None:
 
 @settings(max_examples=500)
 @given(st.binary(max_size=200))
-def test_garbage_never_escapes_as_anything_but_wire_error(data) -> None:
+def test_garbage_on_the_stream_is_never_an_exception(data) -> None:
     assert not isinstance(parse_stream_message(data), Exception)
-    try:
-        CODEC.decode(data)
-    except WireError:
-        pass
-    try:
-        read_response_table_entries(data)
-    except WireError:
-        pass
 
 
 def test_truncated_messages_are_reported() -> None:
@@ -181,9 +177,18 @@ def test_truncated_messages_are_reported() -> None:
         parsed = parse_stream_message(digest[:cut])
         assert isinstance(parsed, (MalformedStreamMessage, P.StreamMessageResponse,
                                    DigestBatch)), parsed
-    te = entry_message(SCHEMA, DecodedEntry("maglev", (3, 5), "use_bucket_as", (7,)))
-    raw = te.SerializeToString()
-    with pytest.raises(WireError):
-        CODEC.decode(raw[:-1])
-    with pytest.raises(WireError, match="unknown table id"):
-        CODEC.decode(P.TableEntry(table_id=1).SerializeToString())
+
+
+@pytest.mark.parametrize("te,message", [
+    (P.TableEntry(table_id=1), "unknown table id"),
+    (P.TableEntry(table_id=SCHEMA.table("maglev").id,
+                  match=[P.FieldMatch(field_id=1, lpm=P.FieldMatch.LPM(value=b"\x01"))]),
+     "maglev.vip_id: match of kind lpm, expected exact"),
+    (P.TableEntry(table_id=SCHEMA.table("maglev").id,
+                  action=P.TableAction(action=P.Action(action_id=5))), "unknown action id 5"),
+    (P.TableEntry(table_id=SCHEMA.table("maglev").id,
+                  action=P.TableAction(action_profile_member_id=5)), "without a direct action"),
+])
+def test_entries_p4lb_cannot_use_are_codec_errors(te, message) -> None:
+    with pytest.raises(CodecError, match=message):
+        CODEC.decode(te)
