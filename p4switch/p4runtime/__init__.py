@@ -7,8 +7,8 @@ see the behaviour and error codes they would get from BMv2. Reading order:
 - ``server``: the gRPC server; ``service``: the RPCs, arbitration checks and
   the StreamChannel plumbing; ``proto``: the generated P4Runtime modules
   (finsy's, on the compiled protobuf runtime);
-- ``device``: one device (PI's DeviceMgr): pipeline config, Write, Read,
-  packet I/O and data-plane events;
+- ``device``: one device (PI's DeviceMgr): pipeline config, Write, Read
+  (answered through ``read_responses``), packet I/O and data-plane events;
 - ``pipeline``: a loaded P4Info + BMv2 JSON and its state;
   ``p4info_index``: the P4Info by id;
 - one module per entity: ``table_entries`` (with ``match_keys``, ``actions``),
