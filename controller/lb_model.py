@@ -478,6 +478,8 @@ class LbConfig:
             if address not in vip.ases:
                 raise NotFound(f"AS {address} is not configured on VIP {vip_key}")
         result = [vip.ases[a] for a in wanted]
+        if flush:
+            vip.flush_epoch = (vip.flush_epoch + 1) % 256
         for a in result:
             a.pending = not flush and (a.pending or a.live)
             a.state = State.DRAINING
@@ -496,6 +498,7 @@ class LbConfig:
         vip = self._vips.get(vip_key)
         if vip is None:
             raise NotFound(f"VIP {vip_key} does not exist")
+        vip.flush_epoch = (vip.flush_epoch + 1) % 256
         for a in vip.ases.values():
             a.flows = 0
             a.pending = False

@@ -89,6 +89,7 @@ def plan_from_config(config: LbConfig) -> DataPlanePlan:
             target_port=v.target_port or 0,
             new_len=v.new_len,
             src_ip_sticky=v.src_ip_sticky,
+            flush_epoch=v.flush_epoch,
             ases=tuple(AsPlan(a.as_id, a.address, a.weight, a.live) for a in v.sorted_ases()),
         )
         for v in config.vips()
@@ -227,6 +228,10 @@ class LbService:
         with self._lock:
             flush = {t.target.as_id for t in transitions
                      if not t.up and t.target.check.on_down is DownAction.FLUSH}
+            for vip_id in {t.target.vip_id for t in transitions if t.target.as_id in flush}:
+                vip = self.config.vip_by_id(vip_id)
+                if vip is not None:
+                    vip.flush_epoch = (vip.flush_epoch + 1) % 256
             self._sync_health()
             self._update_pinnable()
             if flush:
@@ -387,6 +392,13 @@ class LbService:
             for a in vip.ases.values():
                 a.flows = flows.get(a.as_id, 0)
         gone = as_ids(old) - as_ids(config)
+        # Flush epochs are not stored either: kept, and bumped where flows were cut.
+        epochs = {v.vip_id: (v.flush_epoch, {a.as_id for a in v.ases.values()})
+                  for v in old.vips()}
+        for vip in config.vips():
+            epoch, had = epochs.get(vip.vip_id, (0, set()))
+            cut = vip.vip_id in flushed_vips or bool(had & gone)
+            vip.flush_epoch = (epoch + cut) % 256
         self.config = config
         # The store does not keep pending holds: an AS this controller saw
         # stop getting buckets, or already holds, is pending here.

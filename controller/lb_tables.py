@@ -56,6 +56,7 @@ class VipPlan:
     new_len: int
     src_ip_sticky: bool
     ases: tuple[AsPlan, ...]
+    flush_epoch: int = 0  # lb.p4 set_vip: pending slots of older epochs are stale
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,15 @@ def vip_entries(vips: Iterable[VipPlan]) -> list[DecodedEntry]:
         if all_port:
             v = all_port[0]
             out.append(DecodedEntry(table, (_net_key(prefix),), "set_vip",
-                                    (v.vip_id, v.new_len - 1, int(v.src_ip_sticky))))
+                                    (v.vip_id, v.new_len - 1, int(v.src_ip_sticky),
+                                     v.flush_epoch)))
             continue
         prefix_id = min(v.vip_id for v in group)
         out.append(DecodedEntry(table, (_net_key(prefix),), "set_vip_prefix", (prefix_id,)))
         for v in group:
             out.append(DecodedEntry("vip_port", (prefix_id, v.protocol or 0, v.port), "set_vip",
-                                    (v.vip_id, v.new_len - 1, int(v.src_ip_sticky))))
+                                    (v.vip_id, v.new_len - 1, int(v.src_ip_sticky),
+                                     v.flush_epoch)))
     return out
 
 

@@ -305,6 +305,10 @@ class Vip:
     new_len: int = DEFAULT_NEW_LEN
     src_ip_sticky: bool = False
     state: State = State.USED
+    # Bumped (mod 256) when the VIP's flows are flushed: the data plane's
+    # pending-flow slots of older epochs are stale (lb.p4 set_vip). Not saved:
+    # a controller that starts again at 0 only makes older slots stale too.
+    flush_epoch: int = 0
     ases: dict[IPAddress, As] = field(default_factory=dict)
     health: HealthCheck | None = None
 

@@ -18,7 +18,9 @@
  * the learned flow frees it at once, so slots stay busy only for the
  * learning delay. A new flow whose slot holds another live flow is counted
  * (`vip_pending_collision`) and falls back to one digest per packet until
- * it is learned, as without the table.
+ * it is learned, as without the table. Flushing a VIP's flows (or an AS's)
+ * bumps the VIP's flush epoch (set_vip), which makes its slots stale: a
+ * flush cuts pending flows too.
  *
  * Fragments are hashed on addresses and protocol only (every fragment of a
  * datagram reaches one AS) and are neither learned nor pending: they are the
@@ -43,8 +45,8 @@ control FlowSelect(inout headers_t hdr, inout metadata_t meta, in bit<48> now) {
     @name(".vip_no_server")        counter(VIP_COUNTERS, CounterType.packets_and_bytes) vip_no_server;
     @name(".vip_pending_collision") counter(VIP_COUNTERS, CounterType.packets_and_bytes) vip_pending_collision;
 
-    /* signature (47:16) ++ as_id (15:0) */
-    @name(".pending_flow")  register<bit<48>>(PENDING_SLOTS) pending_flow;
+    /* signature (55:24) ++ the VIP's flush epoch (23:16) ++ as_id (15:0) */
+    @name(".pending_flow")  register<bit<56>>(PENDING_SLOTS) pending_flow;
     /* ingress timestamp (us) of the flow's first packet; 0 = free */
     @name(".pending_since") register<bit<48>>(PENDING_SLOTS) pending_since;
 
@@ -178,13 +180,15 @@ control FlowSelect(inout headers_t hdr, inout metadata_t meta, in bit<48> now) {
                        meta.flow.src_port, meta.flow.dst_port }, 64w4294967296);
             }
             slot = slot_hash & PENDING_SLOT_MASK;
-            bit<48> held;
+            bit<56> held;
             bit<48> since;
             pending_flow.read(held, slot);
             pending_since.read(since, slot);
             pending_conf.apply();
-            slot_live = since != 0 && now - since < pending_lifetime;
-            bool slot_mine = held[47:16] == signature;
+            /* A slot from before the VIP's last flush is stale: its AS may be gone. */
+            slot_live = since != 0 && now - since < pending_lifetime
+                        && held[23:16] == meta.flush_epoch;
+            bool slot_mine = held[55:24] == signature;
 
             bool hit;
             if (hdr.ipv4.isValid()) {
@@ -219,7 +223,7 @@ control FlowSelect(inout headers_t hdr, inout metadata_t meta, in bit<48> now) {
         if (slot_live) {
             vip_pending_collision.count(vip_index);
         } else {
-            pending_flow.write(slot, signature ++ meta.as_id);
+            pending_flow.write(slot, signature ++ meta.flush_epoch ++ meta.as_id);
             pending_since.write(slot, now);
         }
         vip_first_session.count(vip_index);

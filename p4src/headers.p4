@@ -181,6 +181,7 @@ struct metadata_t {
     bit<1>     vip_has_ports;
     bit<24>    new_len_mask;
     bit<1>     src_ip_sticky;
+    bit<8>     flush_epoch;       /* the VIP's; pending slots of older epochs are stale */
     flow_t     flow;
     bit<32>    hash;
     bucket_t   bucket;

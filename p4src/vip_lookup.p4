@@ -9,11 +9,15 @@
 
 control VipLookup(inout headers_t hdr, inout metadata_t meta) {
     @name(".set_vip")
-    action set_vip(vip_id_t vip_id, bucket_t new_len_mask, bit<1> src_ip_sticky) {
+    /* flush_epoch: bumped by the controller when the VIP's flows are flushed,
+     * so pending-flow slots written before the flush no longer match. */
+    action set_vip(vip_id_t vip_id, bucket_t new_len_mask, bit<1> src_ip_sticky,
+                   bit<8> flush_epoch) {
         meta.is_vip = 1;
         meta.flow.vip_id = vip_id;
         meta.new_len_mask = new_len_mask;
         meta.src_ip_sticky = src_ip_sticky;
+        meta.flush_epoch = flush_epoch;
     }
 
     @name(".set_vip_prefix")

@@ -312,6 +312,19 @@ def test_a_pending_as_with_flows_waits_for_them_too(config):
     assert config.set_flow_count(a.as_id, 0) == [a]
 
 
+def test_flushing_bumps_the_vips_flush_epoch_and_draining_does_not(config):
+    vip = config.add_vip("10.0.0.1/32")
+    config.add_as(vip.key, ["10.1.0.1", "10.1.0.2", "10.1.0.3"])
+    config.del_as(vip.key, ["10.1.0.1"])
+    assert vip.flush_epoch == 0  # its pending flows keep their AS
+    config.del_as(vip.key, ["10.1.0.2"], flush=True)
+    config.flush_vip(vip.key)
+    assert vip.flush_epoch == 2
+    for _ in range(254):
+        config.flush_vip(vip.key)
+    assert vip.flush_epoch == 0  # 8 bits, as lb.p4 keeps it
+
+
 def test_deleting_a_vip_holds_no_as_pending(config):
     vip = config.add_vip("10.0.0.1/32")
     config.add_as(vip.key, ["10.1.0.1"])

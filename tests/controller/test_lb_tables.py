@@ -50,7 +50,7 @@ def test_all_port_vip_gets_lpm_entry_buckets_and_encap() -> None:
     d = entries(plan(v))
     (vip4,) = by_table(d, "vip4")
     assert vip4.key == ((int(IPv4Address("10.0.0.1")), 32),)
-    assert vip4.action == "set_vip" and vip4.params == (1, 63, 0)
+    assert vip4.action == "set_vip" and vip4.params == (1, 63, 0, 0)
     assert len(by_table(d, "maglev")) == 64
     encaps = sorted(by_table(d, "as_encap"), key=lambda e: e.key)
     assert [e.params for e in encaps] == [

@@ -25,7 +25,7 @@ def main(grpc_addr, p4info, device_config):
              config=sh.FwdPipeConfig(p4info, device_config), verbose=False)
     try:
         entry("vip4", "set_vip", {"dst_addr": "10.0.0.1/32"},
-              {"vip_id": "1", "new_len_mask": "0", "src_ip_sticky": "0"})
+              {"vip_id": "1", "new_len_mask": "0", "src_ip_sticky": "0", "flush_epoch": "0"})
         entry("maglev", "use_bucket_as", {"vip_id": "1", "bucket": "0"}, {"as_id": "7"})
         entry("as_encap", "encap_gre4", {"as_id": "7"},
               {"src_addr": "192.0.2.1", "as_addr": "10.1.0.7"})

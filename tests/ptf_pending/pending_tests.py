@@ -95,7 +95,7 @@ class PendingFlows(BaseTest):
                               "set_next_hop", port=SERVER_PORT, src_mac=0x024C42000002,
                               dst_mac=0x0200000000A5),
             self.table_update(INSERT, "vip4", {"dst_addr": (addr_int(VIP), 32)}, "set_vip",
-                              vip_id=VIP_ID, new_len_mask=0, src_ip_sticky=0),
+                              vip_id=VIP_ID, new_len_mask=0, src_ip_sticky=0, flush_epoch=0),
             *(self.table_update(INSERT, "as_encap", {"as_id": as_id}, "encap_gre4",
                                 src_addr=addr_int("192.0.2.1"), as_addr=addr_int(a))
               for as_id, a in AS_ADDR.items()),

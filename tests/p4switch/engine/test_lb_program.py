@@ -44,7 +44,7 @@ def exact(v: int) -> MatchKeyParam:
 
 def test_vip_packet_is_gre_encapsulated_to_its_as(lb):
     add(lb, "vip4", [MatchKeyParam(MatchKind.LPM, ip("10.0.0.100"), prefix_len=32)],
-        "set_vip", [1, 0, 0])  # fmt: skip
+        "set_vip", [1, 0, 0, 0])  # fmt: skip
     add(lb, "maglev", [exact(1), exact(0)], "use_bucket_as", [7])
     add(lb, "as_encap", [exact(7)], "encap_gre4", [ip("192.0.2.1"), ip("10.1.0.7")])
     add(lb, "route4", [MatchKeyParam(MatchKind.LPM, ip("10.1.0.0"), prefix_len=16)],

@@ -180,7 +180,7 @@ def stateful_scenario():
 
 def lb_scenario():
     ops = [
-        Op("entry", "vip4", "set_vip", [LPM(ip("10.0.0.100"), 32)], [1, 0, 0]),
+        Op("entry", "vip4", "set_vip", [LPM(ip("10.0.0.100"), 32)], [1, 0, 0, 0]),
         Op("entry", "maglev", "use_bucket_as", [E(1), E(0)], [7]),
         Op("entry", "as_encap", "encap_gre4", [E(7)], [ip("192.0.2.1"), ip("10.1.0.7")]),
         Op("entry", "route4", "set_next_hop", [LPM(ip("10.1.0.0"), 16)],
