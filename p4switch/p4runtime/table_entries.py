@@ -9,6 +9,12 @@ entries`` / ``entries``) are taken into the store when the pipeline loads.
 The checks and their order follow ``table_insert`` / ``table_modify`` /
 ``table_delete`` in proto/frontend/src/device_mgr.cpp, with the P4Runtime
 specification's codes where PI has none (const tables: PERMISSION_DENIED).
+
+A P4Info table p4c removed from the JSON (config_agreement) holds nothing:
+writes fail where BMv2 fails them (INVALID_TABLE_NAME, UNKNOWN as on BMv2),
+reads find no entries, and wildcard reads leave it out. A table whose keys
+BMv2 refuses (a match field PI hands it in another number of bytes) takes no
+entry, but its default entry can be written.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from p4switch.p4runtime import meter_configs
 from p4switch.p4runtime import wire_encoder as wire
 from p4switch.p4runtime.action_profiles import ActionProfileState
 from p4switch.p4runtime.actions import build_action_call, encode_action
+from p4switch.p4runtime.config_agreement import REMOVED_BY_P4C, ConfigAgreement
 from p4switch.p4runtime.errors import (
     already_exists,
     from_engine,
@@ -45,7 +52,7 @@ from p4switch.p4runtime.p4info_index import (
     P4InfoIndex,
     TableInfo,
 )
-from p4switch.runtime_api import ActionCall, RuntimeApiError, SwitchRuntime
+from p4switch.runtime_api import ActionCall, MatchError, RuntimeApiError, SwitchRuntime
 from p4switch.runtime_api import TableEntry as EngineEntry
 
 Update = p4runtime_pb2.Update
@@ -67,6 +74,8 @@ class TableState:
     keys_by_handle: dict[int, EntryKey] = field(default_factory=dict)
     default_entry: StoredEntry = field(default_factory=lambda: StoredEntry(-1))
     default_modified: bool = False  # the controller changed the program's default
+    in_device_config: bool = True  # False: p4c removed the table from the JSON
+    key_refusal: str | None = None  # why the data plane takes no key of this table
 
 
 @dataclass(slots=True)
@@ -82,15 +91,22 @@ class TableEntries:
     """All table entries of one loaded pipeline."""
 
     def __init__(self, index: P4InfoIndex, runtime: SwitchRuntime,
-                 action_profiles: dict[int, ActionProfileState]) -> None:
+                 action_profiles: dict[int, ActionProfileState],
+                 agreement: ConfigAgreement) -> None:
         self.index = index
         self.runtime = runtime
         self.action_profiles = action_profiles
-        self.tables = {tid: TableState(info) for tid, info in index.tables.items()}
+        self.tables = {
+            tid: TableState(info, in_device_config=tid not in agreement.missing_tables,
+                            key_refusal=agreement.unwritable_keys.get(tid))
+            for tid, info in index.tables.items()
+        }
 
     def load_initial_entries(self) -> None:
         """Take the entries the program installed at load time into the store."""
         for state in self.tables.values():
+            if not state.in_device_config:
+                continue
             info = state.info
             for entry in self._engine(f"reading table '{info.name}'",
                                       self.runtime.mt_get_entries, info.name):
@@ -110,6 +126,13 @@ class TableEntries:
         if state is None:
             raise invalid(f"table id {table_id} is not a table of the loaded P4Info")
         return state
+
+    @staticmethod
+    def _require_in_data_plane(state: TableState, doing: str) -> None:
+        """Refuse what BMv2 refuses for a table p4c removed: INVALID_TABLE_NAME."""
+        if not state.in_device_config:
+            raise from_engine(RuntimeApiError(MatchError.INVALID_TABLE_NAME, REMOVED_BY_P4C),
+                              f"table '{state.info.name}': {doing}")
 
     # --- writes --------------------------------------------------------------
 
@@ -154,6 +177,10 @@ class TableEntries:
         if key in state.entries:
             raise already_exists(f"table '{info.name}': an entry with this match key and "
                                  "priority exists; use MODIFY to change its action")
+        self._require_in_data_plane(state, "adding an entry")
+        if state.key_refusal is not None:
+            raise from_engine(RuntimeApiError(MatchError.BAD_MATCH_KEY, state.key_refusal),
+                              f"table '{info.name}': adding an entry")
         name = info.name
         prio = engine_priority(key[1], info.needs_priority)
         rt = self.runtime
@@ -236,6 +263,7 @@ class TableEntries:
         if entry.idle_timeout_ns:
             raise invalid(f"table '{info.name}': the default entry does not age; "
                           "idle_timeout_ns must be 0")
+        self._require_in_data_plane(state, "setting the default entry")
         name = info.name
         rt = self.runtime
         try:
@@ -355,6 +383,7 @@ class TableEntries:
             if entry.match or entry.priority:
                 raise invalid(f"table '{info.name}': the default entry takes no match key "
                               "and no priority")
+            self._require_in_data_plane(state, doing)
             default = self._engine(f"table '{info.name}': {doing}",
                                    self.runtime.mt_get_default_entry, info.name)
             return state, default.handle
@@ -372,7 +401,8 @@ class TableEntries:
         everything else a large read does)."""
         if request.table_id == 0:
             for state in self.tables.values():
-                self._read_table(state, request, response)
+                if state.in_device_config:  # PI fails the whole read (UNKNOWN)
+                    self._read_table(state, request, response)
         else:
             self._read_table(self.table(request.table_id), request, response)
 
@@ -382,6 +412,7 @@ class TableEntries:
             if request.HasField("time_since_last_hit"):
                 raise invalid(f"table '{info.name}': default entries do not age; do not set "
                               "time_since_last_hit")
+            self._require_in_data_plane(state, "reading the default entry")
             default = self._engine(f"table '{info.name}': reading the default entry",
                                    self.runtime.mt_get_default_entry, info.name)
             counter, meter = self._direct_resources(info, default.handle, request)
@@ -402,6 +433,8 @@ class TableEntries:
                 return
             entries = [self._engine(f"table '{info.name}': reading an entry",
                                     self.runtime.mt_get_entry, info.name, stored.handle)]
+        elif not state.in_device_config:
+            return  # it holds no entries (PI: UNKNOWN, BMv2 has no such table)
         else:
             entries = self._engine(f"table '{info.name}': reading entries",
                                    self.runtime.mt_get_entries, info.name)
