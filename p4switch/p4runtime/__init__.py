@@ -10,7 +10,8 @@ see the behaviour and error codes they would get from BMv2. Reading order:
 - ``device``: one device (PI's DeviceMgr): pipeline config, Write, Read
   (answered through ``read_responses``), packet I/O and data-plane events;
 - ``pipeline``: a loaded P4Info + BMv2 JSON and its state;
-  ``p4info_index``: the P4Info by id;
+  ``p4info_index``: the P4Info by id; ``device_config``: the JSON from the
+  request; ``config_agreement``: how the two agree;
 - one module per entity: ``table_entries`` (with ``match_keys``, ``actions``),
   ``action_profiles``, ``counters_meters`` (with ``meter_configs``),
   ``replication`` (multicast groups, clone sessions), ``digests``;
@@ -23,8 +24,15 @@ Where this server knowingly differs from PI + simple_switch_grpc (the
 P4Runtime specification, or a clearer error, decided):
 
 - an unknown device id is NOT_FOUND for every RPC (PI: FAILED_PRECONDITION
-  for Write and Read); a device config that is not BMv2 JSON, or that the
-  P4Info does not describe, is INVALID_ARGUMENT (PI: UNKNOWN);
+  for Write and Read); a device config that is not BMv2 JSON is
+  INVALID_ARGUMENT (PI: UNKNOWN), and so is one that VERIFY cannot load (PI's
+  VERIFY reads the P4Info only); a P4Info that describes the JSON's tables,
+  counters or meters otherwise than p4c ever does (``config_agreement``) is
+  INVALID_ARGUMENT at the push (PI accepts it; writes then fail); PI's legacy
+  ``p4.tmp.P4DeviceConfig`` is read, but not its empty-``device_data`` form;
+- P4Info objects p4c left out of the JSON are accepted as PI accepts them,
+  but reads of them find nothing and wildcard reads (and RECONCILE_AND_COMMIT)
+  leave them out (PI fails those with UNKNOWN);
 - each role has its own primary (PI ignores roles); a stream without an
   election id is a backup forever (PI takes it as 0);
 - table entries naming an unknown action profile member or group get

@@ -4,7 +4,9 @@
 Counters and meters always exist, so only MODIFY writes them (DELETE of a
 counter zeroes it, as PI does); INSERT is INVALID_ARGUMENT. A read without an
 index reads every cell. A counter write with one unit keeps the other unit's
-current value (PI's bmv2 backend merges them the same way).
+current value (PI's bmv2 backend merges them the same way). A P4Info counter
+or meter p4c removed from the JSON (config_agreement) fails as on BMv2 and is
+left out of wildcard reads (PI fails those with UNKNOWN).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from p4switch.p4runtime import meter_configs
+from p4switch.p4runtime.config_agreement import REMOVED_BY_P4C, ConfigAgreement
 from p4switch.p4runtime.errors import from_engine, invalid, unimplemented
 from p4switch.p4runtime.p4info_index import CounterInfo, P4InfoIndex
 from p4switch.p4runtime.proto import p4info_pb2, p4runtime_pb2
 from p4switch.p4runtime.read_responses import ReadResponses
 from p4switch.p4runtime.table_entries import TableEntries
-from p4switch.runtime_api import RuntimeApiError, SwitchRuntime
+from p4switch.runtime_api import MatchError, RuntimeApiError, SwitchRuntime
 
 Update = p4runtime_pb2.Update
 CounterUnit = p4info_pb2.CounterSpec
@@ -48,10 +51,12 @@ def _merge_counts(info: CounterInfo, data: Any, current: tuple[int, int]) -> tup
 
 class CountersAndMeters:
     def __init__(self, index: P4InfoIndex, runtime: SwitchRuntime,
-                 tables: TableEntries) -> None:
+                 tables: TableEntries, agreement: ConfigAgreement) -> None:
         self.index = index
         self.runtime = runtime
         self.tables = tables
+        self.missing_counters = agreement.missing_counters
+        self.missing_meters = agreement.missing_meters
 
     # --- indexed counters ------------------------------------------------------
 
@@ -62,6 +67,9 @@ class CountersAndMeters:
                 raise invalid(f"counter id {counter_id} is a direct counter: use "
                               "DirectCounterEntry")
             raise invalid(f"counter id {counter_id} is not a counter of the loaded P4Info")
+        if counter_id in self.missing_counters:
+            raise from_engine(RuntimeApiError(MatchError.INVALID_COUNTER_NAME, REMOVED_BY_P4C),
+                              f"counter '{info.name}'")
         return info
 
     def _index(self, entry: Any, size: int, what: str) -> int:
@@ -88,7 +96,7 @@ class CountersAndMeters:
 
     def read_counter(self, request: p4runtime_pb2.CounterEntry, response: list) -> None:
         if request.counter_id == 0:
-            infos = list(self.index.counters.values())
+            infos = [c for c in self.index.counters.values() if c.id not in self.missing_counters]
         else:
             infos = [self._counter(request.counter_id)]
         for info in infos:
@@ -174,6 +182,9 @@ class CountersAndMeters:
             if meter_id in self.index.direct_meters:
                 raise invalid(f"meter id {meter_id} is a direct meter: use DirectMeterEntry")
             raise invalid(f"meter id {meter_id} is not a meter of the loaded P4Info")
+        if meter_id in self.missing_meters:
+            raise from_engine(RuntimeApiError(MatchError.INVALID_METER_NAME, REMOVED_BY_P4C),
+                              f"meter '{info.name}'")
         return info
 
     def write_meter(self, update_type: int, entry: p4runtime_pb2.MeterEntry) -> None:
@@ -193,7 +204,7 @@ class CountersAndMeters:
 
     def read_meter(self, request: p4runtime_pb2.MeterEntry, response: list) -> None:
         if request.meter_id == 0:
-            infos = list(self.index.meters.values())
+            infos = [m for m in self.index.meters.values() if m.id not in self.missing_meters]
         else:
             infos = [self._meter(request.meter_id)]
         for info in infos:

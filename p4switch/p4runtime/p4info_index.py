@@ -35,6 +35,7 @@ class MatchFieldInfo:
     name: str
     bitwidth: int
     kind: MatchKind
+    type_name: str = ""  # a P4Info type_info.new_types name (user-defined type), or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +204,7 @@ class P4InfoIndex:
                 if kind is None:
                     raise invalid(f"P4Info: table '{pre.name}' match field '{mf.name}' has "
                                   "a match kind this switch does not support")
-                fields.append(MatchFieldInfo(mf.id, mf.name, mf.bitwidth, kind))
+                fields.append(MatchFieldInfo(mf.id, mf.name, mf.bitwidth, kind, mf.type_name.name))
             scopes = {}
             for ref in table.action_refs:
                 if ref.id not in self.actions:

@@ -16,6 +16,12 @@ of their values (``mt_add_exact_entry``), the path a million flow entries take.
 The checks and their order follow ``table_insert`` / ``table_modify`` /
 ``table_delete`` in proto/frontend/src/device_mgr.cpp, with the P4Runtime
 specification's codes where PI has none (const tables: PERMISSION_DENIED).
+
+A P4Info table p4c removed from the JSON (config_agreement) holds nothing:
+writes fail where BMv2 fails them (INVALID_TABLE_NAME, UNKNOWN as on BMv2),
+reads find no entries, and wildcard reads leave it out. A table whose keys
+BMv2 refuses (a match field PI hands it in another number of bytes) takes no
+entry, but its default entry can be written.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 from p4switch.p4runtime import meter_configs
 from p4switch.p4runtime.action_profiles import ActionProfileState
 from p4switch.p4runtime.actions import build_action_call, fill_action
+from p4switch.p4runtime.config_agreement import REMOVED_BY_P4C, ConfigAgreement
 from p4switch.p4runtime.errors import (
     already_exists,
     from_engine,
@@ -75,6 +82,8 @@ class TableState:
     extras: dict[int, StoredEntry] = field(default_factory=dict)  # by data-plane handle
     default_entry: StoredEntry = field(default_factory=StoredEntry)
     default_modified: bool = False  # the controller changed the program's default
+    in_device_config: bool = True  # False: p4c removed the table from the JSON
+    key_refusal: str | None = None  # why the data plane takes no key of this table
 
 
 @dataclass(slots=True)
@@ -90,11 +99,16 @@ class TableEntries:
     """All table entries of one loaded pipeline."""
 
     def __init__(self, index: P4InfoIndex, runtime: SwitchRuntime,
-                 action_profiles: dict[int, ActionProfileState]) -> None:
+                 action_profiles: dict[int, ActionProfileState],
+                 agreement: ConfigAgreement) -> None:
         self.index = index
         self.runtime = runtime
         self.action_profiles = action_profiles
-        self.tables = {tid: TableState(info) for tid, info in index.tables.items()}
+        self.tables = {
+            tid: TableState(info, in_device_config=tid not in agreement.missing_tables,
+                            key_refusal=agreement.unwritable_keys.get(tid))
+            for tid, info in index.tables.items()
+        }
         # TTLs in ms by idle_timeout_ns: flows share a few timeouts, and one int
         # object per value instead of per entry is 32 bytes a flow.
         self._ttls: dict[int, int] = {}
@@ -111,6 +125,13 @@ class TableEntries:
         if state is None:
             raise invalid(f"table id {table_id} is not a table of the loaded P4Info")
         return state
+
+    @staticmethod
+    def _require_in_data_plane(state: TableState, doing: str) -> None:
+        """Refuse what BMv2 refuses for a table p4c removed: INVALID_TABLE_NAME."""
+        if not state.in_device_config:
+            raise from_engine(RuntimeApiError(MatchError.INVALID_TABLE_NAME, REMOVED_BY_P4C),
+                              f"table '{state.info.name}': {doing}")
 
     # --- writes --------------------------------------------------------------
 
@@ -157,6 +178,10 @@ class TableEntries:
         counter = self._direct_counter_data(info, entry)
         rates = self._direct_meter_rates(info, entry)
         ttl_ms = self._ttl_ms(info, entry)
+        self._require_in_data_plane(state, "adding an entry")
+        if state.key_refusal is not None:
+            raise from_engine(RuntimeApiError(MatchError.BAD_MATCH_KEY, state.key_refusal),
+                              f"table '{info.name}': adding an entry")
         name = info.name
         rt = self.runtime
         ttl_ms_later = None if values is not None else ttl_ms
@@ -198,6 +223,10 @@ class TableEntries:
     def _find(self, state: TableState, entry: Any, doing: str) -> int | None:
         """The data-plane handle of the (non-default) entry whose key ``entry`` gives."""
         info = state.info
+        if not state.in_device_config:
+            # Checked like any key, then found nowhere (PI finds none in its store).
+            parse_key(info, entry) if info.exact_widths is not None else parse_match(info, entry)
+            return None
         if info.exact_widths is not None:
             return self._engine(f"table '{info.name}': {doing}", self.runtime.mt_find_exact_entry,
                                 info.name, parse_key(info, entry)[0])
@@ -259,6 +288,7 @@ class TableEntries:
         if entry.idle_timeout_ns:
             raise invalid(f"table '{info.name}': the default entry does not age; "
                           "idle_timeout_ns must be 0")
+        self._require_in_data_plane(state, "setting the default entry")
         name = info.name
         rt = self.runtime
         try:
@@ -381,6 +411,7 @@ class TableEntries:
             if entry.match or entry.priority:
                 raise invalid(f"table '{info.name}': the default entry takes no match key "
                               "and no priority")
+            self._require_in_data_plane(state, doing)
             default = self._engine(f"table '{info.name}': {doing}",
                                    self.runtime.mt_get_default_entry, info.name)
             return state, default.handle
@@ -395,7 +426,8 @@ class TableEntries:
         """Add the entries ``request`` names to ``response``."""
         if request.table_id == 0:
             for state in self.tables.values():
-                self._read_table(state, request, response)
+                if state.in_device_config:  # PI fails the whole read (UNKNOWN)
+                    self._read_table(state, request, response)
         else:
             self._read_table(self.table(request.table_id), request, response)
 
@@ -405,6 +437,7 @@ class TableEntries:
             if request.HasField("time_since_last_hit"):
                 raise invalid(f"table '{info.name}': default entries do not age; do not set "
                               "time_since_last_hit")
+            self._require_in_data_plane(state, "reading the default entry")
             default = self._engine(f"table '{info.name}': reading the default entry",
                                    self.runtime.mt_get_default_entry, info.name)
             counter, meter = self._direct_resources(info, default.handle, request)
@@ -418,6 +451,8 @@ class TableEntries:
         if with_elapsed and not info.supports_idle_timeout:
             raise invalid(f"table '{info.name}' does not support idle timeout: do not set "
                           "time_since_last_hit, even in wildcard reads")
+        if not state.in_device_config and not request.match:
+            return  # it holds no entries (PI: UNKNOWN, BMv2 has no such table)
         if (info.exact_widths is not None and not info.action_profile_id and not request.match
                 and not with_elapsed and not request.HasField("counter_data")
                 and not request.HasField("meter_config") and not request.priority):

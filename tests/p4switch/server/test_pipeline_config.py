@@ -3,9 +3,9 @@
 import grpc
 import pytest
 from frames import MAC_B, ethernet
-from p4rt_client import SetAction, Update, update
+from p4rt_client import ON_BMV2, SetAction, Update, update
 
-from p4switch.p4runtime.proto import p4runtime_pb2
+from p4switch.p4runtime.proto import code_pb2, p4runtime_pb2
 
 Get = p4runtime_pb2.GetForwardingPipelineConfigRequest
 Entity = p4runtime_pb2.Entity
@@ -14,6 +14,15 @@ Entity = p4runtime_pb2.Entity
 def dmac_forward(names, mac=MAC_B, port=3):
     return update(Update.INSERT, table_entry=names.entry("dmac", {"hdr.ethernet.dst": mac},
                                                          "forward", port=port))
+
+
+def with_dmac_key_bits(program, bits):
+    """The program's P4Info, with dmac's key field given another bitwidth (a P4Info
+    left from another version of the program)."""
+    p4info = program.p4info
+    table = next(t for t in p4info.tables if t.preamble.name.endswith(".dmac"))
+    table.match_fields[0].bitwidth = bits
+    return p4info
 
 
 def test_get_returns_what_was_set_per_response_type(switch, features):
@@ -47,7 +56,7 @@ def test_verify_checks_without_changing_anything(switch, features, minimal):
     c.set_pipeline(features.p4info, features.json, action=SetAction.VERIFY)
     assert c.get_pipeline().p4info == minimal.p4info
     with pytest.raises(grpc.RpcError) as e:
-        c.set_pipeline(features.p4info, minimal.json, action=SetAction.VERIFY)
+        c.set_pipeline(with_dmac_key_bits(features, 40), features.json, action=SetAction.VERIFY)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -132,13 +141,74 @@ def test_bad_device_config_is_refused_and_the_old_pipeline_keeps_running(
         table_id=features.names.table_id("dmac"))))) == 1
 
 
-@pytest.mark.embedded_only("PI does not compare the P4Info with the BMv2 JSON")
-def test_p4info_that_does_not_describe_the_json_is_refused(switch, features, minimal):
+def legacy_device_config(**fields) -> bytes:
+    """PI's deprecated p4.tmp.P4DeviceConfig (reassign = 1, device_data = 3), encoded
+    by hand: no Python module of it is published."""
+    out = b""
+    if fields.get("reassign"):
+        out += b"\x08\x01"
+    data = fields.get("device_data", b"")
+    if data:
+        out += b"\x1a" + _varint(len(data)) + data
+    return out
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while n >= 0x80:
+        out += bytes([n & 0x7F | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def test_the_legacy_p4_device_config_message_is_read_as_pi_reads_it(switch, features):
+    c = switch.controller()
+    c.set_pipeline(features.p4info, legacy_device_config(reassign=True,
+                                                         device_data=features.json))
+    c.write(dmac_forward(features.names, port=3))
+    switch.send(1, ethernet(MAC_B))
+    assert switch.next_frame()[0] == 3
+
+
+@pytest.mark.embedded_only("PI keeps the JSON BMv2 was started with (VERIFY_AND_COMMIT only)")
+def test_a_legacy_p4_device_config_without_device_data_is_refused(switch, features):
     c = switch.controller()
     with pytest.raises(grpc.RpcError) as e:
-        c.set_pipeline(features.p4info, minimal.json)
+        c.set_pipeline(features.p4info, legacy_device_config(reassign=True))
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "not in the device config" in e.value.details()
+    assert "without device_data" in e.value.details()
+
+
+@pytest.mark.embedded_only("PI does not compare the P4Info with the BMv2 JSON")
+def test_p4info_whose_key_widths_differ_from_the_json_is_refused(switch, features):
+    c = switch.controller()
+    c.set_pipeline(features.p4info, features.json)
+    with pytest.raises(grpc.RpcError) as e:
+        c.set_pipeline(with_dmac_key_bits(features, 40), features.json)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "does not match the device config" in e.value.details()
+    assert c.get_pipeline().p4info == features.p4info
+
+
+def test_p4info_sharing_no_name_with_the_json_loads_and_its_writes_fail(switch, features,
+                                                                         minimal):
+    # Nothing tells it from a P4Info whose tables p4c all removed as dead code, so
+    # it loads as on BMv2, and writes to the P4Info's tables fail.
+    c = switch.controller()
+    c.set_pipeline(features.p4info, minimal.json)
+    assert write_errors_of(c, dmac_forward(features.names)) == [code_pb2.UNKNOWN]
+    dmac_entries = Entity(table_entry=p4runtime_pb2.TableEntry(
+        table_id=features.names.table_id("dmac")))
+    if ON_BMV2:  # PI: "Error when reading table entries from target"
+        with pytest.raises(grpc.RpcError) as e:
+            c.read(dmac_entries)
+        assert e.value.code() == grpc.StatusCode.UNKNOWN
+    else:
+        assert c.read(dmac_entries) == []
+
+
+def write_errors_of(c, *updates):
+    return [code for code, _ in c.write_errors(*updates)]
 
 
 @pytest.mark.embedded_only("PI's P4Info reader behaves otherwise")
