@@ -456,13 +456,13 @@ class LbService:
                     if self.dataplane.sessions[s].role is not Role.BACKUP]
         return warnings + self._missing_source_warnings()
 
-    def _store_line(self) -> str:
+    def _store_text(self) -> str:
         if self.shared is not None:
             store = self.shared.store
-            return f" configuration store: {store.describe()}: {store.health()}"
+            return f"{store.describe()}: {store.health()}"
         if self.state_path is not None:
-            return f" configuration store: state file {self.state_path}"
-        return " configuration store: none (not saved)"
+            return f"state file {self.state_path}"
+        return "none (not saved)"
 
     def _configure(self, command: g.ConfigCommand) -> list[str]:
         if self.shared is not None:
@@ -563,11 +563,12 @@ class LbService:
             pending_collisions=sum(
                 p for _b, p in counters.get("vip_pending_collision", {}).values()),
             switches=tuple(
-                SwitchStatus(name, s.connected.is_set(), s.is_primary)
+                SwitchStatus(name, s.connected.is_set(), s.is_primary, s.describe())
                 for name, s in self.dataplane.sessions.items()
             ),
             health=self.health.status(),
             health_events=self.health.event_list(),
+            store=self._store_text(),
         )
 
     def _read_counters(self, vips: bool = True) -> dict[str, dict[int, tuple[int, int]]]:

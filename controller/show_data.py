@@ -57,9 +57,10 @@ def show_lb_data(config: LbConfig, status: LbStatus) -> dict[str, Any]:
         "undecodable_switch_messages": status.bad_messages,
         "pending_collisions": status.pending_collisions,
         "switches": [
-            {"switch": s.name, "connected": s.connected, "primary": s.primary}
+            {"switch": s.name, "connected": s.connected, "primary": s.primary, "role": s.role}
             for s in status.switches
         ],
+        "configuration_store": status.store,
         "health": status.health,
         "health_events": status.health_events,
     }

@@ -64,6 +64,7 @@ class SwitchStatus:
     name: str
     connected: bool
     primary: bool
+    role: str = ""  # "primary, election id 2", "backup, election id 1 (primary: ...)"
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class LbStatus:
     bad_messages: int = 0
     pending_collisions: int = 0  # new flows that met another flow's live pending slot
     switches: tuple[SwitchStatus, ...] = ()
+    store: str = ""  # where the configuration lives, and its health
     health: list[dict] = field(default_factory=list)  # HealthChecker.status()
     health_events: list[dict] = field(default_factory=list)  # HealthChecker.event_list()
 
@@ -101,10 +103,13 @@ def render_show_lb(config: LbConfig, tracked_flows: int, status: LbStatus | None
                      f"install failures {status.install_failures}, undecodable switch "
                      f"messages {status.bad_messages}")
         lines += [
+            f" switch {s.name}: {s.role}" if s.role else
             f" switch {s.name}: {'connected' if s.connected else 'connecting'}"
             + (" (primary)" if s.primary else "")
             for s in status.switches
         ]
+        if status.store:
+            lines.append(f" configuration store: {status.store}")
         lines += _health_lines(status)
     return "\n".join(lines)
 
