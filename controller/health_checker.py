@@ -282,6 +282,8 @@ class HealthChecker:
                 if health is None or target is None:
                     continue
                 health.probes[result] += 1
+                if result == "ok" and health.up and not health.transitions:
+                    health.reason = "answering probes"
                 change = _count(health, target.check, result, self._clock())
                 if change is not None:
                     health.up = not health.up
