@@ -25,6 +25,7 @@ the results, so no lock is held while ``on_change`` runs. :meth:`step`
 from __future__ import annotations
 
 import collections
+import heapq
 import itertools
 import logging
 import secrets
@@ -45,7 +46,7 @@ TargetKey = tuple[int, int]  # (vip_id, as_id)
 FIRST_PORT, LAST_PORT = 40000, 59999  # source ports of probes, one per probe in flight
 MAX_DAMPING = 8
 EVENTS_KEPT = 100
-STEP_S = 0.01
+MAX_SLEEP_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ class HealthChecker:
         self._targets: dict[TargetKey, ProbeTarget] = {}
         self._health: dict[TargetKey, _Health] = {}
         self._in_flight: dict[int, _Probe] = {}
+        self._due: list[tuple[float, TargetKey]] = []  # heap of (next probe, target)
+        self._deadlines: list[tuple[float, int]] = []  # heap of (deadline, source port)
         self._answers: collections.deque[Segment] = collections.deque()
         self._ports = itertools.cycle(range(FIRST_PORT, LAST_PORT + 1))
         self.events: collections.deque[Transition] = collections.deque(maxlen=EVENTS_KEPT)
@@ -145,7 +148,11 @@ class HealthChecker:
                 self.step()
             except Exception:  # noqa: BLE001 - the checker must outlive one bad pass
                 log.exception("health check pass failed")
-            self._wake.wait(STEP_S)
+            with self._lock:
+                times = [h[0][0] for h in (self._due, self._deadlines) if h]
+            sleep = min([*times, self._clock() + MAX_SLEEP_S]) - self._clock()
+            if sleep > 0:
+                self._wake.wait(sleep)
             self._wake.clear()
 
     # --- configuration ---------------------------------------------------------------
@@ -162,10 +169,13 @@ class HealthChecker:
                 if health is None:
                     health = self._health[key] = _Health(since=self._wall(), next_probe=now)
                     health.rise_needed = target.check.rise
+                    heapq.heappush(self._due, (now, key))
                 elif self._targets[key].check != target.check:
                     health.rise_needed = max(health.rise_needed, target.check.rise)
-                    health.next_probe = min(health.next_probe,
-                                            now + target.check.interval_ms / 1000)
+                    sooner = now + target.check.interval_ms / 1000
+                    if sooner < health.next_probe:
+                        health.next_probe = sooner
+                        heapq.heappush(self._due, (sooner, key))
             self._targets = wanted
         self._wake.set()
 
@@ -208,8 +218,10 @@ class HealthChecker:
                 results.append((probe.key, result))
                 if result == "ok":
                     closing.append((_reset_for(target, seg.dst_port, probe.seq), target.as_id))
-            for port, probe in list(self._in_flight.items()):
-                if probe.deadline <= now:
+            while self._deadlines and self._deadlines[0][0] <= now:
+                deadline, port = heapq.heappop(self._deadlines)
+                probe = self._in_flight.get(port)
+                if probe is not None and probe.deadline == deadline:
                     self._finish(port)
                     results.append((probe.key, "timeout"))
             due = self._due_probes(now)
@@ -235,17 +247,21 @@ class HealthChecker:
     def _due_probes(self, now: float) -> list[tuple[TargetKey, Segment]]:
         """Registers a probe for every target whose time has come (under the lock)."""
         due = []
-        for key, target in self._targets.items():
-            health = self._health[key]
-            if health.next_probe > now or health.in_flight is not None:
-                continue
+        while self._due and self._due[0][0] <= now:
+            at, key = heapq.heappop(self._due)
+            target, health = self._targets.get(key), self._health.get(key)
+            if target is None or health is None or health.next_probe != at:
+                continue  # gone, or rescheduled since
             interval = target.check.interval_ms / 1000
-            health.next_probe = max(health.next_probe + interval, now + interval / 2)
-            port = self._free_port()
+            health.next_probe = max(at + interval, now + interval / 2)
+            heapq.heappush(self._due, (health.next_probe, key))
+            port = self._free_port() if health.in_flight is None else None
             if port is None:
                 continue
             seq = secrets.randbits(32)
-            self._in_flight[port] = _Probe(key, seq, now + target.check.timeout_ms / 1000)
+            deadline = now + target.check.timeout_ms / 1000
+            self._in_flight[port] = _Probe(key, seq, deadline)
+            heapq.heappush(self._deadlines, (deadline, port))
             health.in_flight = port
             due.append((key, Segment(target.source, target.address, port, target.port, seq, 0,
                                      TCP_SYN)))
@@ -266,6 +282,8 @@ class HealthChecker:
                 if health is None or target is None:
                     continue
                 health.probes[result] += 1
+                if result == "ok" and health.up and not health.transitions:
+                    health.reason = "answering probes"
                 change = _count(health, target.check, result, self._clock())
                 if change is not None:
                     health.up = not health.up

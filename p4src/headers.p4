@@ -13,6 +13,9 @@ const bit<8>  PROTO_GRE = 47;
 const bit<8>  PROTO_IPV6_FRAG = 44;
 const bit<8>  PROTO_ICMPV6 = 58;
 const bit<8>  ENCAP_TTL = 128;
+/* The switch's --cpu-port: P4Runtime PacketOut enters here, and what leaves
+ * here becomes a PacketIn. Routes never use it (the controller refuses). */
+const bit<9>  CPU_PORT = 510;
 
 typedef bit<48> mac_addr_t;
 typedef bit<32> ip4_addr_t;
@@ -22,6 +25,20 @@ typedef bit<16> as_id_t;
 /* new_len may be up to 2^24 buckets (VPP allows any power of two; a 24-bit
  * bucket index keeps the maglev key small while allowing 16M buckets). */
 typedef bit<24> bucket_t;
+
+/* A health probe from the controller (PacketOut): a client packet to the
+ * VIP, sent to the AS named here through that AS's encap, so the probe
+ * proves the tunnel, the decap, the DSCP mapping or the NAT. */
+@controller_header("packet_out")
+header packet_out_h {
+    as_id_t probe_as_id;
+}
+
+/* A packet for one of the controller's addresses (health-check answers). */
+@controller_header("packet_in")
+header packet_in_h {
+    bit<16> ingress_port;
+}
 
 header ethernet_h {
     mac_addr_t dst_addr;
@@ -123,6 +140,8 @@ header icmp_h {
 }
 
 struct headers_t {
+    packet_out_h packet_out;
+    packet_in_h  packet_in;
     ethernet_h   ethernet;
     outer_ipv4_h outer_ipv4;
     ipv6_h       outer_ipv6;
@@ -194,6 +213,8 @@ struct metadata_t {
     bit<32>    l4_csum_acc;
     bit<1>     drop;
     bit<32>    drop_reason;       /* one's complement sum for incremental updates */
+    bit<1>     is_probe;          /* a health probe from the controller */
+    as_id_t    probe_as_id;
 }
 
 #endif

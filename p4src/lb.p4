@@ -7,6 +7,10 @@
  *   AsEncap     gre4 / gre6 / l3dsr / nat4 / nat6            (as_encap.p4)
  *   ReverseNat  return traffic of NAT VIPs (non-VIP only)    (reverse_nat.p4)
  *   Routing     LPM → port and MACs, TTL                     (routing.p4)
+ * A health probe from the controller (PacketOut, packet_out header) skips
+ * FlowSelect: it goes to the AS the controller names, through its encap,
+ * and learns no flow. Answers to the controller's addresses are routed to
+ * the CPU port (send_to_cpu) and reach it as PacketIn.
  * Every drop sets a reason and is counted once, in drop_counter. */
 #include <core.p4>
 #include <v1model.p4>
@@ -32,6 +36,11 @@ control LbIngress(inout headers_t hdr, inout metadata_t meta,
     Routing() routing;
 
     apply {
+        if (hdr.packet_out.isValid()) {
+            meta.is_probe = 1;
+            meta.probe_as_id = hdr.packet_out.probe_as_id;
+            hdr.packet_out.setInvalid();
+        }
         if (std_meta.parser_error != error.NoError) {
             meta.drop = 1;
             meta.drop_reason = DROP_PARSER_ERROR;
@@ -71,7 +80,12 @@ control LbIngress(inout headers_t hdr, inout metadata_t meta,
                 meta.drop_reason = DROP_FRAGMENT_NO_PORT;
             } else if (meta.is_vip == 1) {
                 meta.decrement_ttl = 0;
-                flow_select.apply(hdr, meta, std_meta.ingress_global_timestamp);
+                if (meta.is_probe == 1) {
+                    meta.as_id = meta.probe_as_id;
+                    meta.as_found = 1;
+                } else {
+                    flow_select.apply(hdr, meta, std_meta.ingress_global_timestamp);
+                }
                 if (meta.as_found == 0) {
                     meta.drop = 1;
                     meta.drop_reason = DROP_NO_SERVER;

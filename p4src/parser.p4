@@ -11,6 +11,18 @@ error { IPv4BadVersion, IPv4BadHeaderLength, IPv6BadVersion }
 parser LbParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
                 inout standard_metadata_t std_meta) {
     state start {
+        transition select(std_meta.ingress_port) {
+            CPU_PORT: parse_packet_out;
+            default: parse_ethernet;
+        }
+    }
+
+    state parse_packet_out {
+        pkt.extract(hdr.packet_out);
+        transition parse_ethernet;
+    }
+
+    state parse_ethernet {
         pkt.extract(hdr.ethernet);
         transition select(hdr.ethernet.ether_type) {
             ETHERTYPE_IPV4: parse_ipv4;
@@ -124,6 +136,7 @@ control LbComputeChecksum(inout headers_t hdr, inout metadata_t meta) {
 
 control LbDeparser(packet_out pkt, in headers_t hdr) {
     apply {
+        pkt.emit(hdr.packet_in);
         pkt.emit(hdr.ethernet);
         pkt.emit(hdr.outer_ipv4);
         pkt.emit(hdr.outer_ipv6);

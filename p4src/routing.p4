@@ -15,6 +15,14 @@ control Routing(inout headers_t hdr, inout metadata_t meta,
         hdr.ethernet.dst_addr = dst_mac;
     }
 
+    /* For the controller's own addresses (health-check sources). */
+    @name(".send_to_cpu")
+    action send_to_cpu() {
+        std_meta.egress_spec = CPU_PORT;
+        hdr.packet_in.setValid();
+        hdr.packet_in.ingress_port = (bit<16>)std_meta.ingress_port;
+    }
+
     @name(".no_route")
     action no_route() {
         meta.drop = 1;
@@ -24,7 +32,7 @@ control Routing(inout headers_t hdr, inout metadata_t meta,
     @name(".route4")
     table route4 {
         key = { meta.route_dst4 : lpm @name("dst_addr"); }
-        actions = { set_next_hop; no_route; }
+        actions = { set_next_hop; no_route; send_to_cpu; }
         default_action = no_route();
         size = 16384;
     }
@@ -32,7 +40,7 @@ control Routing(inout headers_t hdr, inout metadata_t meta,
     @name(".route6")
     table route6 {
         key = { meta.route_dst6 : lpm @name("dst_addr"); }
-        actions = { set_next_hop; no_route; }
+        actions = { set_next_hop; no_route; send_to_cpu; }
         default_action = no_route();
         size = 16384;
     }

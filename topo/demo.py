@@ -2,7 +2,8 @@
 
 Brings up topology 1 (2 clients, the LB, 3 application servers), starts the
 switch (TARGET=embedded or bmv2) and the controller, configures a GRE VIP
-and a NAT VIP with lbctl, sends real TCP requests from the clients, and
+(health-checked through its tunnels) and a NAT VIP with lbctl, sends real
+TCP requests from the clients, and
 prints which AS served how many next to the controller's own counters.
 On a terminal it then opens an lbctl shell (type `mininet` for Mininet's
 CLI, `exit` to tear down); without one it exits, with status 0 only if
@@ -73,6 +74,8 @@ def main() -> int:
                   f"(p4runtime-shell: make shell P4RUNTIME={sw.grpc_addr} "
                   f"DEVICE_ID={sw.device_id})")
         lbn.configure_demo()
+        lbn.lbctl("lb conf hc4-src-address 192.0.2.99",
+                  f"lb health-check {GRE_VIP}/32 check_port 80 interval 1 timeout 0.5")
         total_failed = 0
         for title, vip, port in (("GRE4 VIP", GRE_VIP, 80), ("NAT4 VIP", NAT_VIP, 80)):
             served, failed = run_requests(lbn, vip, port)

@@ -77,6 +77,7 @@ def test_answered_probes_keep_the_as_up_and_each_is_closed_with_a_reset(rig) -> 
     (status,) = checker.status()
     (a,) = status["ases"]
     assert a["state"] == "up" and a["probes"]["ok"] == 3 and a["successes"] == 3
+    assert a["reason"] == "answering probes"
 
 
 def test_fall_timeouts_take_it_down_then_rise_answers_bring_it_back(rig) -> None:

@@ -173,3 +173,24 @@ def test_show_lb_adds_what_the_service_measured():
         " switch 127.0.0.1:9559#0: connected (primary)",
         " switch 127.0.0.1:9560#1: connecting",
     ]
+
+
+def test_show_lb_lists_health_checks_with_time_and_reason():
+    check = {"vip": {"key": "10.0.0.1/32"},
+             "check": {"address": "10.0.0.1", "port": 80, "source": "192.0.2.99",
+                       "interval": 1.0, "timeout": 0.5, "rise": 2, "fall": 3,
+                       "on_down": "drain", "flap_window": 60},
+             "ases": [{"address": "10.1.0.1", "id": 4, "state": "down",
+                       "since": "2026-01-02T03:04:05+00:00", "reason": "3 probes failed",
+                       "rise_needed": 4, "probes": {"ok": 9, "refused": 0, "timeout": 3}}]}
+    event = {"time": "2026-01-02T03:04:05+00:00", "vip": "10.0.0.1/32", "as": "10.1.0.1",
+             "state": "down", "reason": "3 probes failed"}
+    lines = render_show_lb(demo(), 0, LbStatus(health=[check], health_events=[event]))
+    assert lines.splitlines()[-4:] == [
+        " health-check 10.0.0.1/32: tcp 10.0.0.1 port 80 from 192.0.2.99, every 1s, timeout "
+        "0.5s, rise 2, fall 3, on_down drain, flap_window 60s",
+        "    10.1.0.1 [4] down since 2026-01-02T03:04:05+00:00: 3 probes failed, needs 4 "
+        "successes (damped); probes ok 9, refused 0, timeout 3",
+        " health events:",
+        "    2026-01-02T03:04:05+00:00 10.0.0.1/32 10.1.0.1 down: 3 probes failed",
+    ]
