@@ -65,7 +65,8 @@ def test_the_controller_programs_a_mutual_tls_switch(tls_switch, tmp_path: Path)
                               "--cert", str(client.cert), "--key", str(client.key))
     try:
         assert lbctl(sock, "lb vip 10.0.0.1/32 encap gre4").returncode == 0
-        assert wait_for(lambda: "connected" in lbctl(sock, "show lb").stdout, timeout=20)
+        assert wait_for(lambda: "primary, election id" in lbctl(sock, "show lb").stdout,
+                        timeout=20)
         reader = SwitchReader(switch.grpc_addr, P4Schema(lb_p4info()),
                               credentials=grpc.ssl_channel_credentials(
                                   pems["ca"].read_bytes(), client.key.read_bytes(),

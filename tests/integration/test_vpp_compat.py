@@ -78,7 +78,7 @@ def test_every_show_answers_json(rig) -> None:
     assert lb["ip4_src_address"] == "192.0.2.1" and lb["vips"] == 1 and lb["ases"] == 3
     assert lb["tracked_flows"] == 2 and lb["flows_learned"] == 2 and lb["timeout"] == 2
     assert lb["switches"] == [{"switch": f"{rig.switch.grpc_addr}#0", "connected": True,
-                               "primary": True}]
+                               "primary": True, "role": "primary, election id 1"}]
     assert set(lb["drops"]) >= {"no route", "no server"}
 
     (vip,) = ask("sh lb vip verb")["vips"]
