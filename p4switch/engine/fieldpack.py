@@ -49,6 +49,8 @@ def plan(fields: list[FieldInfo]) -> HeaderPacking:
     run: list[FieldInfo] = []
     bits = 0
     for f in fields:
+        if f.width == 0:
+            continue  # bit<0>: no bytes in the packet, and its value is always 0
         run.append(f)
         bits += f.width
         if bits % 8 == 0:
@@ -67,7 +69,7 @@ def plan(fields: list[FieldInfo]) -> HeaderPacking:
             codes.append(f"{c.nbytes}s")
         else:
             codes.extend(_NATIVE[p] for p in c.pieces)
-    simple = all(
+    simple = len(chunks) == len(fields) and all(
         len(c.fields) == 1
         and not c.fields[0][0].signed
         and c.pieces is not None

@@ -197,7 +197,7 @@ class Layout:
                     info.varbit = fi
                     info.max_bytes = max_len
                     info.length_exp = t.get("length_exp")
-                elif isinstance(width, int) and 0 < width <= MAX_FIELD_BITS:
+                elif isinstance(width, int) and 0 <= width <= MAX_FIELD_BITS:
                     fi = FieldInfo(fname, expected_id, slot, width, signed)
                     info.fixed_bits += width
                 else:

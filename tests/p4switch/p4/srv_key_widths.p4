@@ -9,6 +9,9 @@
  *     bits in the JSON (the ingress port). Sets the source MAC too.
  *   - by_tag: a type the P4Info shows as 12 bits, 16 in the JSON (the
  *     EtherType): both take 2 bytes. Sets the destination MAC.
+ *   - by_nothing: a bit<0> field (0 bits in both) next to the EtherType, and an
+ *     action with a bit<0> parameter. EtherType 0x88B5 adds a header with a
+ *     bit<0> field. Sets the destination MAC.
  */
 #include <core.p4>
 #include <v1model.p4>
@@ -25,18 +28,34 @@ header ethernet_t {
     bit<16> ether_type;
 }
 
-struct headers_t { ethernet_t ethernet; }
+header extra_t {
+    bit<0> none;
+    bit<8> value;
+}
+
+struct headers_t {
+    ethernet_t ethernet;
+    extra_t extra;
+}
 
 struct metadata_t {
     error seen;
     port_t in_port;
     tag_t tag;
+    bit<0> nothing;
 }
 
 parser KeyParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
                  inout standard_metadata_t std) {
     state start {
         pkt.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            0x88B5: parse_extra;
+            default: accept;
+        }
+    }
+    state parse_extra {
+        pkt.extract(hdr.extra);
         transition accept;
     }
 }
@@ -49,6 +68,10 @@ control KeyIngress(inout headers_t hdr, inout metadata_t meta,
     action drop() { mark_to_drop(std); }
     action set_src(bit<48> src) { hdr.ethernet.src = src; }
     action set_dst(bit<48> dst) { hdr.ethernet.dst = dst; }
+    action set_dst_and_nothing(bit<48> dst, bit<0> nothing) {
+        hdr.ethernet.dst = dst;
+        meta.nothing = nothing;
+    }
 
     table by_parser_error {
         key = { std.parser_error : exact; }
@@ -78,6 +101,16 @@ control KeyIngress(inout headers_t hdr, inout metadata_t meta,
         size = 16;
     }
 
+    table by_nothing {
+        key = {
+            meta.nothing : exact;
+            hdr.ethernet.ether_type : exact;
+        }
+        actions = { set_dst_and_nothing; NoAction; }
+        default_action = NoAction();
+        size = 16;
+    }
+
     apply {
         meta.seen = std.parser_error;
         meta.in_port = (port_t) std.ingress_port;
@@ -86,6 +119,7 @@ control KeyIngress(inout headers_t hdr, inout metadata_t meta,
         by_error_and_type.apply();
         by_port.apply();
         by_tag.apply();
+        by_nothing.apply();
     }
 }
 
@@ -95,7 +129,10 @@ control KeyEgress(inout headers_t hdr, inout metadata_t meta,
 control KeyComputeChecksum(inout headers_t hdr, inout metadata_t meta) { apply { } }
 
 control KeyDeparser(packet_out pkt, in headers_t hdr) {
-    apply { pkt.emit(hdr.ethernet); }
+    apply {
+        pkt.emit(hdr.ethernet);
+        pkt.emit(hdr.extra);
+    }
 }
 
 V1Switch(KeyParser(), KeyVerifyChecksum(), KeyIngress(), KeyEgress(),

@@ -3,7 +3,8 @@ as on BMv2, and only what BMv2 refuses is refused (p4switch/p4runtime/config_agr
 
 srv_dead_table: tables p4c removed from the JSON as dead code.
 srv_key_widths: match fields of type `error` (P4Info: no bitwidth, JSON: 32 bits)
-and of @p4runtime_translation types (P4Info: the controller's width).
+and of @p4runtime_translation types (P4Info: the controller's width); and bit<0>
+fields and parameters, where both say 0 bits (the data plane used to refuse them).
 """
 
 import json
@@ -90,7 +91,8 @@ def test_the_compiled_programs_disagree_as_the_tests_need(dead_table, key_widths
     keys = {k["name"]: json_bits[tuple(k["target"])]
             for p in widths_json["pipelines"] for t in p["tables"] for k in t["key"]}
     for name, (in_p4info, in_json) in {"std.parser_error": (0, 32), "meta.seen": (0, 32),
-                                       "meta.in_port": (32, 9), "meta.tag": (12, 16)}.items():
+                                       "meta.in_port": (32, 9), "meta.tag": (12, 16),
+                                       "meta.nothing": (0, 0)}.items():
         assert (p4info_bits[name], keys[name]) == (in_p4info, in_json), name
 
 
@@ -256,3 +258,25 @@ def test_a_translated_key_of_the_json_fields_bytes_works_at_the_p4info_width(swi
     assert switch.next_frame() == (1, ethernet(MAC_B, ether_type=0x0124))
     [read] = c.read(table_read(names, "by_tag"))
     assert read.table_entry.match[0].exact.value == b"\x01\x23"
+
+
+def test_bit0_keys_and_parameters_take_only_zero_and_packets_keep_bit0_fields(switch,
+                                                                             widths_loaded):
+    # 0 bits in the P4Info and in the JSON: PI hands BMv2 0-byte values, which fit
+    c, names = widths_loaded
+    entry = names.entry("by_nothing", {"meta.nothing": 0, "hdr.ethernet.ether_type": 0x88B5},
+                        "set_dst_and_nothing", dst=MAC_C, nothing=0)
+    c.write(update(Update.INSERT, table_entry=entry))
+    one = names.entry("by_nothing", {"hdr.ethernet.ether_type": 0x88B6},
+                      "set_dst_and_nothing", dst=MAC_C, nothing=0)
+    one.match.add(field_id=entry.match[0].field_id).exact.value = b"\x01"
+    one_param = names.entry("by_nothing", {"meta.nothing": 0, "hdr.ethernet.ether_type": 0x88B7},
+                            "set_dst_and_nothing", dst=MAC_C, nothing=0)
+    one_param.action.action.params[1].value = b"\x01"
+    assert codes(c, update(Update.INSERT, table_entry=one),
+                 update(Update.INSERT, table_entry=one_param)) == [code_pb2.INVALID_ARGUMENT] * 2
+    with_extra = ethernet(MAC_B, ether_type=0x88B5, payload=b"\x42rest")
+    switch.send(3, with_extra)
+    assert switch.next_frame() == (1, ethernet(MAC_C, ether_type=0x88B5, payload=b"\x42rest"))
+    [read] = c.read(table_read(names, "by_nothing"))
+    assert read.table_entry == entry
