@@ -21,6 +21,7 @@ from pathlib import Path
 
 from controller import cli_grammar
 from controller.flow_learner import FLOW_ACTION, FLOW_TABLES, FlowKey
+from controller.health_probe import checksum
 from controller.lb_config_document import to_json
 from controller.lb_dataplane import TABLE_ORDER
 from controller.lb_model import LbConfig
@@ -98,15 +99,6 @@ def client_flow(i: int, new: bool) -> tuple[IPv4Address, int]:
     return IPv4Address(base + i % 65536), 10000 + i // 65536
 
 
-def _ones_complement_sum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
 def tcp_frame(src: IPv4Address, dst: IPv4Address, sport: int, dport: int,
               frame_bytes: int) -> bytes:
     """Ethernet/IPv4/TCP (ACK) with a zero payload, checksums correct, frame_bytes long.
@@ -120,10 +112,10 @@ def tcp_frame(src: IPv4Address, dst: IPv4Address, sport: int, dport: int,
     ip_len = frame_bytes - 14
     ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, ip_len, 1, 0, 64, TCP_PROTOCOL, 0,
                                src.packed, dst.packed))
-    struct.pack_into("!H", ip, 10, 0xFFFF - _ones_complement_sum(bytes(ip)))
+    struct.pack_into("!H", ip, 10, checksum(bytes(ip)))
     tcp = bytearray(struct.pack("!HHIIBBHHH", sport, dport, 0, 0, 5 << 4, 0x10, 8192, 0, 0))
     pseudo = src.packed + dst.packed + struct.pack("!BBH", 0, TCP_PROTOCOL, ip_len - 20)
-    struct.pack_into("!H", tcp, 16, 0xFFFF - _ones_complement_sum(pseudo + bytes(tcp) + payload))
+    struct.pack_into("!H", tcp, 16, checksum(pseudo + bytes(tcp) + payload))
     return _ETHERNET_HEAD + bytes(ip) + bytes(tcp) + payload
 
 
