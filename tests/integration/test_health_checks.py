@@ -10,6 +10,7 @@ import time
 
 import pytest
 from scapy.layers.inet import GRE, IP, TCP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 from tests.integration.lb_fixture import wait_for
@@ -17,6 +18,8 @@ from tests.integration.test_controller_on_switch import CLIENT_PORT, client_syn
 
 SERVER_PORT = 1
 HC_SOURCE, GRE_SOURCE = "192.0.2.99", "192.0.2.1"
+HC6_SOURCE, GRE6_SOURCE = "2001:db8:99::99", "2001:db8:ff::1"
+VIP6 = "2001:db8::1"
 LB_SERVER_MAC = "02:4c:42:00:00:01"
 INTERVAL, FALL, RISE = 0.2, 2, 2
 
@@ -46,12 +49,13 @@ class Servers:
                 continue
             _port, frame = got
             pkt = Ether(frame)
-            if IP not in pkt:
+            ip_layer = IP if IP in pkt else IPv6 if IPv6 in pkt else None
+            if ip_layer is None:
                 continue
-            outer = pkt[IP]
+            outer = pkt[ip_layer]
             inner = pkt[GRE].payload if GRE in pkt else outer
             as_address, vip_side = self._as_of(outer, inner)
-            if TCP not in inner or inner.src != HC_SOURCE:
+            if TCP not in inner or inner.src not in (HC_SOURCE, HC6_SOURCE):
                 self.client_packets.append(pkt)
                 continue
             tcp = inner[TCP]
@@ -63,8 +67,9 @@ class Servers:
             if mode == "dead":
                 continue
             flags = "SA" if mode == "accept" else "RA"
-            answer = (Ether(dst=LB_SERVER_MAC, src="02:00:00:00:01:01")
-                      / IP(src=vip_side, dst=HC_SOURCE, ttl=64)
+            answer_ip = (IP(src=vip_side, dst=HC_SOURCE, ttl=64) if ip_layer is IP
+                         else IPv6(src=vip_side, dst=HC6_SOURCE, hlim=64))
+            answer = (Ether(dst=LB_SERVER_MAC, src="02:00:00:00:01:01") / answer_ip
                       / TCP(sport=tcp.dport, dport=tcp.sport, seq=1000, ack=tcp.seq + 1,
                             flags=flags))
             self.rig.wire.send(SERVER_PORT, bytes(answer))
@@ -74,7 +79,7 @@ class Servers:
         """(the AS the frame went to, the address its answer comes from)."""
         if GRE in outer:
             return outer.dst, inner.dst  # the service answers from the VIP it holds
-        if outer.tos >> 2:
+        if isinstance(outer, IP) and outer.tos >> 2:
             return outer.dst, "10.0.0.1"  # L3DSR: the server maps the DSCP back to the VIP
         return outer.dst, outer.dst  # NAT: from its own address (reverse NAT fixes that)
 
@@ -230,3 +235,46 @@ def test_a_probe_naming_an_unknown_as_is_a_counted_drop(rig, servers) -> None:
     assert wait_for(lambda: rig.service.execute("show lb", as_json=True)["drops"]["no server"]
                     ["packets"] == before + 1)
     assert len(rig.run("show lb flows").splitlines()) == 1  # "no tracked flows"
+
+
+def setup6(rig, encap: str) -> None:
+    vip_options = {"gre6": "encap gre6", "nat6": "encap nat6 target_port 8080"}[encap]
+    rig.run(
+        f"lb conf ip6-src-address {GRE6_SOURCE} hc6-src-address {HC6_SOURCE} timeout 60",
+        "ip route add 2001:db8:1::/48 via 02:00:00:00:01:01 port 1",
+        f"lb vip {VIP6}/128 protocol tcp port 80 {vip_options} new_len 64",
+        f"lb as {VIP6}/128 protocol tcp port 80 2001:db8:1::1 2001:db8:1::2",
+        f"lb health-check {VIP6}/128 protocol tcp port 80 interval {INTERVAL} timeout 0.1 "
+        f"rise {RISE} fall {FALL}",
+    )
+
+
+def test_gre6_probes_travel_the_ipv6_tunnel_and_a_dead_as_goes_down(rig, servers) -> None:
+    setup6(rig, "gre6")
+    assert wait_for(lambda: {a for a, _ in servers.probes} == {"2001:db8:1::1", "2001:db8:1::2"})
+    as_address, pkt = servers.probes[0]
+    outer, inner = pkt[IPv6], pkt[GRE].payload
+    assert (outer.src, outer.dst, outer.nh) == (GRE6_SOURCE, as_address, 47)
+    assert pkt[GRE].proto == 0x86DD
+    assert (inner.src, inner.dst, inner[TCP].dport, inner[TCP].flags) == (
+        HC6_SOURCE, VIP6, 80, "S")
+    assert wait_for(lambda: health(rig, "2001:db8:1::1")["probes"]["ok"] >= 2)
+    assert health(rig, "2001:db8:1::1")["state"] == "up"
+    servers.modes["2001:db8:1::2"] = "dead"
+    assert wait_for(lambda: bucket_holders(rig) == {"2001:db8:1::1"}, timeout=10)
+    assert "timed out" in health(rig, "2001:db8:1::2")["reason"]
+    servers.modes["2001:db8:1::2"] = "accept"
+    assert wait_for(lambda: bucket_holders(rig) == {"2001:db8:1::1", "2001:db8:1::2"},
+                    timeout=10)
+    assert rig.reader.table("flow6") == []  # probes are not flows
+
+
+def test_nat6_probes_are_rewritten_and_answered_through_reverse_nat(rig, servers) -> None:
+    setup6(rig, "nat6")
+    assert wait_for(lambda: health(rig, "2001:db8:1::1")["probes"]["ok"] >= 2)
+    _as, pkt = next(p for p in servers.probes if p[0] == "2001:db8:1::1")
+    assert (pkt[IPv6].src, pkt[IPv6].dst, pkt[TCP].dport) == (HC6_SOURCE, "2001:db8:1::1", 8080)
+    servers.modes["2001:db8:1::1"] = "refuse"
+    assert wait_for(lambda: health(rig, "2001:db8:1::1")["state"] == "down")
+    assert "refused" in health(rig, "2001:db8:1::1")["reason"]
+    assert wait_for(lambda: bucket_holders(rig) == {"2001:db8:1::2"})
