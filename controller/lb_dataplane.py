@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import grpc
@@ -334,14 +334,14 @@ class LbDataPlane:
             writes = [(k, e) for k, e in by_table.get(table, ()) if k != delete]
             if writes:
                 self._write_phase(session, installed, table,
-                                  [self.codec.update(k, e) for k, e in writes], batch)
+                                  (self.codec.update(k, e) for k, e in writes), batch)
                 for _k, e in writes:
                     installed[entry_id(e)] = e
         for table in reversed(TABLE_ORDER):
             deletes = [e for k, e in by_table.get(table, ()) if k == delete]
             if deletes:
                 self._write_phase(session, installed, table,
-                                  [self.codec.update(delete, e) for e in deletes], batch)
+                                  (self.codec.update(delete, e) for e in deletes), batch)
                 for e in deletes:
                     installed.pop(entry_id(e), None)
 
@@ -350,11 +350,11 @@ class LbDataPlane:
         session: SwitchSession,
         installed: dict[EntryId, DecodedEntry],
         table: str,
-        updates: list[p4runtime_pb2.Update],
+        updates: Iterable[p4runtime_pb2.Update],
         batch: int,
     ) -> None:
-        """Writes one table's updates; on failure, re-learns that table from the switch
-        so the next apply() repairs exactly what is wrong."""
+        """Writes one table's updates (encoded as they are sent); on failure, re-learns
+        that table from the switch so the next apply() repairs exactly what is wrong."""
         try:
             session.write(updates, batch)
         except SwitchError:

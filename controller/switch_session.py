@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import itertools
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -430,29 +431,49 @@ class SwitchSession:
 
     # --- writes and reads ----------------------------------------------------
 
-    def write(self, updates: Sequence[p4runtime_pb2.Update], batch: int = WRITE_BATCH) -> None:
-        """Writes updates in batches of `batch`; raises SwitchError listing every failed
-        update."""
+    def write(self, updates: Iterable[p4runtime_pb2.Update], batch: int = WRITE_BATCH) -> None:
+        """Writes updates in batches of `batch`, in order; raises SwitchError listing every
+        failed update.
+
+        `updates` may be lazy (a generator that encodes as it goes): the next batch
+        is then built while the switch applies the one before, which is sent and
+        answered first, so batches still apply in order and one failed batch
+        never overtakes another."""
         if not self._writable.is_set() or self._stub is None:
             raise SwitchError(f"switch {self.address} is not connected")
         failures: list[tuple[int, int, str]] = []
-        for start in range(0, len(updates), batch):
-            req = p4runtime_pb2.WriteRequest(device_id=self.address.device_id,
-                                             updates=updates[start : start + batch])
+        source = iter(updates)
+        in_flight: tuple[grpc.Future, int, int] | None = None  # (call, first index, size)
+        sent = 0
+        while True:
+            chunk = list(itertools.islice(source, batch))
+            if in_flight is not None:
+                failures.extend(self._write_outcome(*in_flight))
+                in_flight = None
+            if not chunk:
+                break
+            req = p4runtime_pb2.WriteRequest(device_id=self.address.device_id, updates=chunk)
             self._set_election(req.election_id)
-            try:
-                self._stub.Write(req, timeout=60)
-            except grpc.RpcError as e:
-                errs = write_errors(e, len(req.updates))
-                if not errs:
-                    raise SwitchError(f"switch {self.address}: write failed: {e.details()}") from e
-                failures.extend((start + i, code, msg) for i, code, msg in errs)
+            in_flight = (self._stub.Write.future(req, timeout=60), sent, len(chunk))
+            sent += len(chunk)
         if failures:
             raise SwitchError(
-                f"switch {self.address}: {len(failures)} of {len(updates)} updates failed, "
+                f"switch {self.address}: {len(failures)} of {sent} updates failed, "
                 f"first: {failures[0][2]}",
                 failures,
             )
+
+    def _write_outcome(self, call: grpc.Future, first: int,
+                       size: int) -> list[tuple[int, int, str]]:
+        """The failed updates of one sent batch, by index in the whole write."""
+        try:
+            call.result()
+        except grpc.RpcError as e:
+            errs = write_errors(e, size)
+            if not errs:
+                raise SwitchError(f"switch {self.address}: write failed: {e.details()}") from e
+            return [(first + i, code, msg) for i, code, msg in errs]
+        return []
 
     def read(self, entities: list[p4runtime_pb2.Entity]) -> list[p4runtime_pb2.Entity]:
         if self._stub is None:

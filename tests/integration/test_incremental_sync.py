@@ -56,8 +56,13 @@ def test_a_command_on_one_vip_writes_only_that_vips_entries(rig) -> None:
     session = next(iter(rig.service.dataplane.sessions.values()))
     written: list[int] = []
     write = session.write
-    session.write = lambda updates, *batch: (written.append(len(updates)),
-                                             write(updates, *batch))[1]
+
+    def counting_write(updates, *batch):
+        updates = list(updates)
+        written.append(len(updates))
+        return write(updates, *batch)
+
+    session.write = counting_write
     try:
         before = rig.service.dataplane.bucket_owners(1)
         rig.run("lb as 10.0.0.1/32 10.1.0.9")
