@@ -50,7 +50,11 @@ log = logging.getLogger(__name__)
 WRITE_BATCH = 2000
 # BMv2 answers a Read in one message (100k buckets are ~4.5 MB), past gRPC's
 # 4 MB default; a table of a million flows is ~60 MB.
-CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 1 << 30),)
+# PI (BMv2) puts one p4.v1.Error per update of a failed batch in the trailers,
+# ~400 bytes each: a failed batch of WRITE_BATCH is ~0.8 MB, past gRPC's 16 KB
+# default, which would turn it into RESOURCE_EXHAUSTED with no details at all.
+CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 1 << 30),
+                   ("grpc.max_metadata_size", 8 << 20))
 # Reconnect delays: a switch that is not listening refuses at once, so trying
 # again twice a second is cheap and programs a restarted switch promptly.
 RETRY_MIN_S = 0.05
