@@ -40,10 +40,10 @@ def _field_chunks(message: Message) -> list[tuple[FieldDescriptor, Message | Non
     alone, with the sub-message when it is one; concatenated, they are ``message``."""
     chunks = []
     for field, value in message.ListFields():
-        values = value if field.label == FieldDescriptor.LABEL_REPEATED else [value]
+        values = value if field.is_repeated else [value]
         for item in values:
             alone = type(message)()
-            if field.label == FieldDescriptor.LABEL_REPEATED:
+            if field.is_repeated:
                 target = getattr(alone, field.name)
                 if field.type == FieldDescriptor.TYPE_MESSAGE:
                     target.add().CopyFrom(item)
