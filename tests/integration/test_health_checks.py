@@ -104,16 +104,26 @@ def bucket_holders(rig) -> set[str]:
     return {str(rig.service.config.as_by_id(i)[1].address) for i in ids}
 
 
+# Per encap: the VIP's options, and the VIP, ASs and source addresses of its family.
+_V4 = ("10.0.0.1/32", "10.1.0.1 10.1.0.2",
+       f"ip4-src-address {GRE_SOURCE} hc4-src-address {HC_SOURCE}",
+       ("ip route add 10.1.0.0/16 via 02:00:00:00:01:01 port 1",
+        "ip route add 10.9.0.0/16 via 02:00:00:00:09:09 port 9"))
+_V6 = (f"{VIP6}/128", "2001:db8:1::1 2001:db8:1::2",
+       f"ip6-src-address {GRE6_SOURCE} hc6-src-address {HC6_SOURCE}",
+       ("ip route add 2001:db8:1::/48 via 02:00:00:00:01:01 port 1",))
+ENCAPS = {"gre4": ("encap gre4", _V4), "l3dsr": ("encap l3dsr dscp 10", _V4),
+          "nat4": ("encap nat4 target_port 8080", _V4), "gre6": ("encap gre6", _V6),
+          "nat6": ("encap nat6 target_port 8080", _V6)}
+
+
 def setup(rig, encap: str, check: str = "") -> None:
-    vip_options = {"gre4": "encap gre4", "l3dsr": "encap l3dsr dscp 10",
-                   "nat4": "encap nat4 target_port 8080"}[encap]
+    vip_options, (vip, ases, sources, routes) = ENCAPS[encap]
     rig.run(
-        f"lb conf ip4-src-address {GRE_SOURCE} hc4-src-address {HC_SOURCE} timeout 60",
-        "ip route add 10.1.0.0/16 via 02:00:00:00:01:01 port 1",
-        "ip route add 10.9.0.0/16 via 02:00:00:00:09:09 port 9",
-        f"lb vip 10.0.0.1/32 protocol tcp port 80 {vip_options} new_len 64",
-        "lb as 10.0.0.1/32 protocol tcp port 80 10.1.0.1 10.1.0.2",
-        f"lb health-check 10.0.0.1/32 protocol tcp port 80 interval {INTERVAL} timeout 0.1 "
+        f"lb conf {sources} timeout 60", *routes,
+        f"lb vip {vip} protocol tcp port 80 {vip_options} new_len 64",
+        f"lb as {vip} protocol tcp port 80 {ases}",
+        f"lb health-check {vip} protocol tcp port 80 interval {INTERVAL} timeout 0.1 "
         f"rise {RISE} fall {FALL} {check}",
     )
 
@@ -237,20 +247,8 @@ def test_a_probe_naming_an_unknown_as_is_a_counted_drop(rig, servers) -> None:
     assert len(rig.run("show lb flows").splitlines()) == 1  # "no tracked flows"
 
 
-def setup6(rig, encap: str) -> None:
-    vip_options = {"gre6": "encap gre6", "nat6": "encap nat6 target_port 8080"}[encap]
-    rig.run(
-        f"lb conf ip6-src-address {GRE6_SOURCE} hc6-src-address {HC6_SOURCE} timeout 60",
-        "ip route add 2001:db8:1::/48 via 02:00:00:00:01:01 port 1",
-        f"lb vip {VIP6}/128 protocol tcp port 80 {vip_options} new_len 64",
-        f"lb as {VIP6}/128 protocol tcp port 80 2001:db8:1::1 2001:db8:1::2",
-        f"lb health-check {VIP6}/128 protocol tcp port 80 interval {INTERVAL} timeout 0.1 "
-        f"rise {RISE} fall {FALL}",
-    )
-
-
 def test_gre6_probes_travel_the_ipv6_tunnel_and_a_dead_as_goes_down(rig, servers) -> None:
-    setup6(rig, "gre6")
+    setup(rig, "gre6")
     assert wait_for(lambda: {a for a, _ in servers.probes} == {"2001:db8:1::1", "2001:db8:1::2"})
     as_address, pkt = servers.probes[0]
     outer, inner = pkt[IPv6], pkt[GRE].payload
@@ -270,7 +268,7 @@ def test_gre6_probes_travel_the_ipv6_tunnel_and_a_dead_as_goes_down(rig, servers
 
 
 def test_nat6_probes_are_rewritten_and_answered_through_reverse_nat(rig, servers) -> None:
-    setup6(rig, "nat6")
+    setup(rig, "nat6")
     assert wait_for(lambda: health(rig, "2001:db8:1::1")["probes"]["ok"] >= 2)
     _as, pkt = next(p for p in servers.probes if p[0] == "2001:db8:1::1")
     assert (pkt[IPv6].src, pkt[IPv6].dst, pkt[TCP].dport) == (HC6_SOURCE, "2001:db8:1::1", 8080)
