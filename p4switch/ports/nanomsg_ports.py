@@ -94,11 +94,17 @@ class NanomsgPorts:
     def _receive_loop(self) -> None:
         while True:
             try:
-                # recv_msg, not recv: pynng's recv() raises RuntimeError on an
-                # empty message, which once ended this loop and all forwarding.
-                message = self._socket.recv_msg().bytes
+                # recv, not recv_msg: cffi drops the GIL around every nng call,
+                # and recv_msg's Message makes six of them per frame where
+                # recv makes two; each one let a busy thread take the GIL.
+                message = self._socket.recv()
             except pynng.Closed:
                 return
+            except RuntimeError:
+                # recv() unpacks an empty message's NULL buffer and raises after
+                # nng handed the message over (it once ended this loop).
+                self.counters.malformed += 1
+                continue
             except Exception as e:  # noqa: BLE001 - the port outlives any one message
                 log.warning("nanomsg receive on %s failed: %s", self.address, e)
                 continue
