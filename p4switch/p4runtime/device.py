@@ -359,15 +359,19 @@ class Device:
     def _attach_events(self, pipeline: Pipeline) -> None:
         post = self._loop.post
         runtime = pipeline.runtime
-        runtime.on_digest = lambda digest: post(partial(self._on_digest, pipeline, digest))
+        offer, wake = pipeline.digests.offer, self._loop.wake
+
+        def on_digest(digest: Digest) -> None:
+            # Booked on the packet thread; the notification thread is woken
+            # only to send a sealed list or to learn a new list's deadline.
+            if pipeline is self.pipeline and offer(digest):
+                wake()
+
+        runtime.on_digest = on_digest
         runtime.on_idle_timeout = lambda table, handles: post(
             partial(self._on_idle_timeout, pipeline, table, list(handles)))
         runtime.on_packet_to_cpu = lambda frame: post(partial(self._on_cpu_frame, pipeline,
                                                               frame))
-
-    def _on_digest(self, pipeline: Pipeline, digest: Digest) -> None:
-        if pipeline is self.pipeline:
-            pipeline.digests.add_sample(digest)
 
     def _on_idle_timeout(self, pipeline: Pipeline, table: str, handles: list[int]) -> None:
         with self._lock:

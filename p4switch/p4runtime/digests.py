@@ -10,8 +10,15 @@ sweeps (which send up to two periods late):
   is not sent again; a DigestListAck, or ``ack_timeout_ns`` passing without
   one, releases the list's samples.
 
-Samples arrive from the data plane on the server's notification thread; config
-writes and acks come from gRPC threads, so one lock guards the state.
+Samples are offered on the data plane's packet thread (``offer``): booking one
+is a few dict and set operations, while handing each sample to another thread
+cost a thread wake-up per new flow, more than the packet itself. A list that
+is due (full, or ``max_timeout_ns`` 0) is sealed there: numbered and booked
+for its ack, but its message is built and sent by whoever calls
+``send_sealed`` (the notification thread; ``run_deadlines`` does), so the
+packet thread never waits for protobuf or the stream. Config writes and acks
+come from gRPC threads; one lock guards the state and is held only for
+bookkeeping, never while a message is built or sent.
 """
 
 from __future__ import annotations
@@ -71,6 +78,9 @@ class DigestLists:
         self._send = send
         self._clock = clock
         self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        # Sealed lists not sent yet: (state, list_id, samples), in list_id order.
+        self._outbox: list[tuple[_DigestState, int, list[tuple[int, ...]]]] = []
         self._digests = {d.id: _DigestState(d) for d in index.digests.values()}
         self._by_name = {d.name: self._digests[d.id] for d in index.digests.values()}
         self.dropped_samples = 0  # samples of unconfigured or unknown digests
@@ -95,6 +105,7 @@ class DigestLists:
                               "DELETE")
             if update_type == Update.DELETE:
                 state.reset()
+                self._outbox = [sealed for sealed in self._outbox if sealed[0] is not state]
                 return
             config = entry.config
             for name in ("max_timeout_ns", "max_list_size", "ack_timeout_ns"):
@@ -128,28 +139,38 @@ class DigestLists:
 
     # --- samples, acks, deadlines ---------------------------------------------
 
-    def add_sample(self, digest: Digest) -> None:
+    def offer(self, digest: Digest) -> bool:
+        """Books a sample; True when the sender must run: a list was sealed, or a
+        list began and its deadline is new. Cheap enough for the packet thread."""
         with self._lock:
             state = self._by_name.get(digest.name)
             if state is None or state.config is None:
                 self.dropped_samples += 1
-                return
+                return False
             sample = tuple(digest.values)
             if len(sample) != len(state.info.bitwidths):
                 self.dropped_samples += 1
-                return
+                return False
             config = state.config
             if config.ack_timeout_ns > 0:
                 if sample in state.in_flight or sample in state.pending_set:
-                    return
+                    return False
             now = self._clock()
-            if not state.pending:
+            began = not state.pending
+            if began:
                 state.first_sample_ns = now
             state.pending.append(sample)
             state.pending_set.add(sample)
             full = len(state.pending) >= (config.max_list_size or DEFAULT_MAX_LIST_SIZE)
             if full or config.max_timeout_ns == 0:
-                self._send_list(state, now)
+                self._seal(state, now)
+                return True
+            return began
+
+    def add_sample(self, digest: Digest) -> None:
+        """``offer`` and send whatever it sealed, on the calling thread."""
+        if self.offer(digest):
+            self.send_sealed()
 
     def ack(self, ack: p4runtime_pb2.DigestListAck) -> None:
         with self._lock:
@@ -161,7 +182,8 @@ class DigestLists:
                 state.in_flight.difference_update(sent.samples)
 
     def run_deadlines(self) -> int | None:
-        """Send lists and expire acks that are due; the next deadline (clock ns) or None."""
+        """Seals lists and expires acks that are due, sends the sealed lists; the
+        next deadline (clock ns) or None."""
         with self._lock:
             now = self._clock()
             upcoming: list[int] = []
@@ -171,7 +193,7 @@ class DigestLists:
                 if state.pending:
                     due = state.first_sample_ns + state.config.max_timeout_ns
                     if due <= now:
-                        self._send_list(state, now)
+                        self._seal(state, now)
                     else:
                         upcoming.append(due)
                 # Runs after every data-plane event: with a list per millisecond
@@ -187,24 +209,39 @@ class DigestLists:
                     if sent is not None and sent.expires_ns == expires_ns:
                         del state.unacked[list_id]
                         state.in_flight.difference_update(sent.samples)
-            return min(upcoming, default=None)
+            deadline = min(upcoming, default=None)
+        self.send_sealed()
+        return deadline
 
-    def _send_list(self, state: _DigestState, now: int) -> None:
+    def send_sealed(self) -> None:
+        """Builds and sends the sealed lists, oldest first."""
+        # One sender at a time, so lists leave in list_id order.
+        with self._send_lock:
+            with self._lock:
+                outbox, self._outbox = self._outbox, []
+            for state, list_id, samples in outbox:
+                message = p4runtime_pb2.StreamMessageResponse()
+                digest = message.digest
+                digest.digest_id = state.info.id
+                digest.list_id = list_id
+                _DATA_FILLERS[state.info.kind](samples, digest.data)
+                digest.timestamp = time.time_ns()
+                self._send(message)
+
+    def _seal(self, state: _DigestState, now: int) -> None:
+        """Numbers the pending samples as a list and books its ack (under the lock)."""
         samples, state.pending = state.pending, []
         state.pending_set.clear()
-        message = p4runtime_pb2.StreamMessageResponse()
-        digest = message.digest
-        digest.digest_id = state.info.id
-        digest.list_id = state.next_list_id
-        _DATA_FILLERS[state.info.kind](samples, digest.data)
-        digest.timestamp = time.time_ns()
-        if state.config.ack_timeout_ns > 0:
-            expires_ns = now + state.config.ack_timeout_ns
-            state.unacked[state.next_list_id] = _SentList(samples, expires_ns)
-            heapq.heappush(state.expiries, (expires_ns, state.next_list_id))
-            state.in_flight.update(samples)
+        list_id = state.next_list_id
         state.next_list_id += 1
-        self._send(message)
+        if state.config.ack_timeout_ns > 0:
+            # The ack clock starts here rather than at the send, which follows
+            # as soon as the sender runs: the samples are as good as sent.
+            expires_ns = now + state.config.ack_timeout_ns
+            state.unacked[list_id] = _SentList(samples, expires_ns)
+            heapq.heappush(state.expiries, (expires_ns, list_id))
+            state.in_flight.update(samples)
+        self._outbox.append((state, list_id, samples))
 
 
 def _bitstrings(samples: list[tuple[int, ...]], data) -> None:

@@ -3,8 +3,11 @@
 The data plane calls back from its packet and ageing threads and must not be
 kept waiting (runtime_api.py), so callbacks only post work here. This thread
 runs the posted work in order and wakes up for timed work (digest list
-deadlines). The queue is bounded: when a flood of events outruns the
-controller, new events are dropped and counted rather than eating memory.
+deadlines). Digest samples are the exception: they are booked on the packet
+thread (DigestLists.offer), which posts a wake-up only when a list is sealed
+or begins, so a burst of new flows costs a wake-up per list, not per flow.
+The queue is bounded: when a flood of events outruns the controller, new
+events are dropped and counted rather than eating memory.
 """
 
 from __future__ import annotations

@@ -146,3 +146,40 @@ def test_config_errors_carry_pi_codes():
     with pytest.raises(P4RuntimeError) as e:
         lists.read_config(entry, [])
     assert e.value.code == code_pb2.NOT_FOUND
+
+
+def test_offer_books_on_the_calling_thread_and_leaves_the_send_to_send_sealed():
+    lists, sent, _ = make({"max_timeout_ns": 10**9, "max_list_size": 2})
+    assert lists.offer(sample(1)) is True  # a list began: its deadline is new
+    assert lists.offer(sample(2)) is True  # full: sealed
+    assert lists.offer(sample(3)) is True  # the next list began
+    assert sent == []
+    lists.send_sealed()
+    assert [m.digest.list_id for m in sent] == [1] and len(sent[0].digest.data) == 2
+    assert lists.offer(sample(4)) is True  # sealed list 2
+    assert lists.offer(sample(5)) is True
+    lists.run_deadlines()  # sends what is sealed, not the list still filling
+    assert [m.digest.list_id for m in sent] == [1, 2]
+
+
+def test_offer_of_a_sample_joining_a_list_needs_no_sender():
+    lists, sent, _ = make({"max_timeout_ns": 10**9})
+    assert lists.offer(sample(1)) is True
+    assert lists.offer(sample(2)) is False
+    assert sent == []
+
+
+def test_sealed_samples_count_as_in_flight_before_they_are_sent():
+    lists, sent, _ = make({"max_timeout_ns": 0, "ack_timeout_ns": 10**9})
+    assert lists.offer(sample(1)) is True
+    assert lists.offer(sample(1)) is False  # sealed, not sent yet: still a duplicate
+    lists.send_sealed()
+    assert len(sent) == 1
+
+
+def test_deleting_the_config_drops_its_sealed_lists():
+    lists, sent, _ = make({"max_timeout_ns": 0})
+    lists.offer(sample(1))
+    lists.write_config(Update.DELETE, p4runtime_pb2.DigestEntry(digest_id=DIGEST_ID))
+    lists.send_sealed()
+    assert sent == []
