@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from controller.flow_learner import FlowLearner
 from controller.lb_tables import (
@@ -156,7 +157,7 @@ class LbDataPlane:
         name = str(session.address)
         self.learner.configure_digest(session)
         with self._lock:
-            installed = self._read_back(session, CONFIG_TABLES)
+            installed = self._read_back(session, CONFIG_TABLES, self._groups)
             adopted = self.learner.reconcile(session)  # and attaches the session
             self._installed[name] = installed
             self._synced.pop(name, None)
@@ -173,18 +174,31 @@ class LbDataPlane:
         with self._lock:
             self._synced.pop(str(session.address), None)
 
-    def _read_back(self, session: SwitchSession, tables) -> dict[EntryId, DecodedEntry]:
+    def _read_back(
+        self, session: SwitchSession, tables,
+        groups: dict[GroupKey, tuple[EntryGroup, dict[EntryId, DecodedEntry]]],
+    ) -> dict[EntryId, DecodedEntry]:
+        """What the switch holds in `tables`. An entry read back with the very bytes
+        the controller would write for an entry of `groups` is that entry; the
+        others (missing from the plan, or different) are decoded, so the diff
+        sees exactly what the switch holds either way."""
+        wanted = set(tables)
+        known = self.codec.table_entry_bytes(
+            e for _group, entries in groups.values() for e in entries.values()
+            if e.table in wanted)
         installed: dict[EntryId, DecodedEntry] = {}
         for table in tables:
-            for te in session.read_table(self.schema.table(table).id):
-                try:
-                    e = self.codec.decode(te)
-                except CodecError as err:
-                    # Left out of `installed`: the next apply() writes the
-                    # entry again, and the switch says what it makes of it.
-                    log.warning("switch %s: unreadable %s entry: %s", session.address, table,
-                                err)
-                    continue
+            for raw in session.read_table_bytes(self.schema.table(table).id):
+                e = known.get(raw)
+                if e is None:
+                    try:
+                        e = self.codec.decode(p4runtime_pb2.TableEntry.FromString(raw))
+                    except (CodecError, DecodeError) as err:
+                        # Left out of `installed`: the next apply() writes the
+                        # entry again, and the switch says what it makes of it.
+                        log.warning("switch %s: unreadable %s entry: %s", session.address,
+                                    table, err)
+                        continue
                 installed[entry_id(e)] = e
         return installed
 
@@ -359,7 +373,7 @@ class LbDataPlane:
             session.write(updates, batch)
         except SwitchError:
             try:
-                fresh = self._read_back(session, [table])
+                fresh = self._read_back(session, [table], self._groups)
             except SwitchError:
                 fresh = None
             if fresh is not None:

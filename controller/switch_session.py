@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from controller.p4runtime_codec import StreamMessage, parse_stream_message
+from controller.p4runtime_codec import RawReadResponse, StreamMessage, parse_stream_message
 from controller.p4runtime_proto import (
     code_pb2,
     p4info_pb2,
@@ -259,6 +259,11 @@ class SwitchSession:
     def _serve_channel(self) -> None:
         assert self._channel is not None
         self._stub = p4runtime_pb2_grpc.P4RuntimeStub(self._channel)
+        # Reads of whole tables keep each TableEntry as bytes (read_table_bytes).
+        self._read_raw = self._channel.unary_stream(
+            "/p4.v1.P4Runtime/Read",
+            request_serializer=p4runtime_pb2.ReadRequest.SerializeToString,
+            response_deserializer=RawReadResponse.FromString)
         # The stream's messages are parsed by p4runtime_codec (see the module docstring).
         self._stream = self._channel.stream_stream(
             "/p4.v1.P4Runtime/StreamChannel",
@@ -480,6 +485,21 @@ class SwitchSession:
         except grpc.RpcError as e:
             raise SwitchError(f"switch {self.address}: read failed: {e.details()}") from e
         return out
+
+    def read_table_bytes(self, table_id: int) -> Iterator[bytes]:
+        """Every entry of a table as its TableEntry's bytes, response by response as
+        the switch streams them, so the caller works on one while the switch
+        builds the next (EntryCodec.table_entry_bytes says what they hold)."""
+        if self._stub is None:
+            raise SwitchError(f"switch {self.address} is not connected")
+        req = p4runtime_pb2.ReadRequest(device_id=self.address.device_id)
+        req.entities.add().table_entry.table_id = table_id
+        try:
+            for resp in self._read_raw(req, timeout=60):
+                for entity in resp.entities:
+                    yield entity.table_entry
+        except grpc.RpcError as e:
+            raise SwitchError(f"switch {self.address}: read failed: {e.details()}") from e
 
     def read_counter(
         self, counter_id: int, indices: list[int] | None = None
