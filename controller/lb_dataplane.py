@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf.message import DecodeError
 
-from controller.flow_learner import FlowLearner
+from controller.flow_learner import FLOW_TABLES, FlowLearner
 from controller.lb_tables import (
     CONFIG_TABLES,
     DataPlanePlan,
@@ -55,6 +55,7 @@ from controller.switch_session import (
     SwitchAddress,
     SwitchError,
     SwitchSession,
+    TableRead,
 )
 
 log = logging.getLogger(__name__)
@@ -157,8 +158,20 @@ class LbDataPlane:
         name = str(session.address)
         self.learner.configure_digest(session)
         with self._lock:
-            installed = self._read_back(session, CONFIG_TABLES, self._groups)
-            adopted = self.learner.reconcile(session)  # and attaches the session
+            # Every table's read goes out at once: the switch builds the answers
+            # while this controller works through the ones that came.
+            flow_tables = list(FLOW_TABLES.values())
+            reads = session.read_tables_bytes(
+                [self.schema.table(t).id for t in (*CONFIG_TABLES, *flow_tables)])
+            try:
+                installed = self._read_back(session, CONFIG_TABLES, self._groups,
+                                            reads[:len(CONFIG_TABLES)])
+                # and attaches the session
+                adopted = self.learner.reconcile(
+                    session, dict(zip(flow_tables, reads[len(CONFIG_TABLES):], strict=True)))
+            finally:
+                for read in reads:
+                    read.cancel()
             self._installed[name] = installed
             self._synced.pop(name, None)
             self._pending_lifetime.pop(name, None)
@@ -175,20 +188,24 @@ class LbDataPlane:
             self._synced.pop(str(session.address), None)
 
     def _read_back(
-        self, session: SwitchSession, tables,
+        self, session: SwitchSession, tables: Sequence[str],
         groups: dict[GroupKey, tuple[EntryGroup, dict[EntryId, DecodedEntry]]],
+        reads: Sequence[TableRead] | None = None,
     ) -> dict[EntryId, DecodedEntry]:
-        """What the switch holds in `tables`. An entry read back with the very bytes
-        the controller would write for an entry of `groups` is that entry; the
-        others (missing from the plan, or different) are decoded, so the diff
-        sees exactly what the switch holds either way."""
+        """What the switch holds in `tables` (`reads`: their reads, already sent).
+        An entry read back with the very bytes the controller would write for an
+        entry of `groups` is that entry; the others (missing from the plan, or
+        different) are decoded, so the diff sees exactly what the switch holds
+        either way."""
+        if reads is None:
+            reads = session.read_tables_bytes([self.schema.table(t).id for t in tables])
         wanted = set(tables)
         known = self.codec.table_entry_bytes(
             e for _group, entries in groups.values() for e in entries.values()
             if e.table in wanted)
         installed: dict[EntryId, DecodedEntry] = {}
-        for table in tables:
-            for raw in session.read_table_bytes(self.schema.table(table).id):
+        for table, read in zip(tables, reads, strict=True):
+            for raw in read:
                 e = known.get(raw)
                 if e is None:
                     try:

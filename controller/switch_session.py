@@ -259,7 +259,7 @@ class SwitchSession:
     def _serve_channel(self) -> None:
         assert self._channel is not None
         self._stub = p4runtime_pb2_grpc.P4RuntimeStub(self._channel)
-        # Reads of whole tables keep each TableEntry as bytes (read_table_bytes).
+        # Reads of whole tables keep each TableEntry as bytes (read_tables_bytes).
         self._read_raw = self._channel.unary_stream(
             "/p4.v1.P4Runtime/Read",
             request_serializer=p4runtime_pb2.ReadRequest.SerializeToString,
@@ -486,20 +486,18 @@ class SwitchSession:
             raise SwitchError(f"switch {self.address}: read failed: {e.details()}") from e
         return out
 
-    def read_table_bytes(self, table_id: int) -> Iterator[bytes]:
-        """Every entry of a table as its TableEntry's bytes, response by response as
-        the switch streams them, so the caller works on one while the switch
-        builds the next (EntryCodec.table_entry_bytes says what they hold)."""
+    def read_tables_bytes(self, table_ids: Sequence[int]) -> list[TableRead]:
+        """Every entry of each table as its TableEntry's bytes. The reads are all
+        sent now, so the switch builds the next answers while the caller works
+        on the first (EntryCodec.table_entry_bytes says what the bytes hold)."""
         if self._stub is None:
             raise SwitchError(f"switch {self.address} is not connected")
-        req = p4runtime_pb2.ReadRequest(device_id=self.address.device_id)
-        req.entities.add().table_entry.table_id = table_id
-        try:
-            for resp in self._read_raw(req, timeout=60):
-                for entity in resp.entities:
-                    yield entity.table_entry
-        except grpc.RpcError as e:
-            raise SwitchError(f"switch {self.address}: read failed: {e.details()}") from e
+        reads = []
+        for table_id in table_ids:
+            req = p4runtime_pb2.ReadRequest(device_id=self.address.device_id)
+            req.entities.add().table_entry.table_id = table_id
+            reads.append(TableRead(str(self.address), self._read_raw(req, timeout=60)))
+        return reads
 
     def read_counter(
         self, counter_id: int, indices: list[int] | None = None
@@ -521,6 +519,26 @@ class SwitchSession:
             )
             for e in self.read(entities)
         }
+
+
+class TableRead:
+    """One table's Read in flight: iterate for its TableEntries' bytes, response
+    by response as the switch streams them; `cancel` ends it if not consumed."""
+
+    def __init__(self, switch: str, call) -> None:
+        self._switch = switch
+        self._call = call
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for resp in self._call:
+                for entity in resp.entities:
+                    yield entity.table_entry
+        except grpc.RpcError as e:
+            raise SwitchError(f"switch {self._switch}: read failed: {e.details()}") from e
+
+    def cancel(self) -> None:
+        self._call.cancel()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
