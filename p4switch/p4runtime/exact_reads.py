@@ -8,7 +8,7 @@ read: serialized messages concatenate to their merge, and in field-number
 order, as protobuf serializes, to the very bytes of the whole entry
 (tests/p4switch/server/test_exact_reads.py holds them equal to the messages
 ``_read_table`` builds). The memos go with the read: the switch keeps no copy
-of its entries, whatever the table sizes.
+of its entries, and each holds at most MEMO_LIMIT values.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from typing import Any
 from p4switch.p4runtime.proto import p4runtime_pb2
 
 NS_PER_MS = 1_000_000
+# Distinct values remembered per field (and actions, extras) in one read:
+# enough for every VIP, bucket, port and AS of lb.p4; past it, as for flows'
+# client addresses, pieces are made and not kept.
+MEMO_LIMIT = 1 << 16
 TableEntry = p4runtime_pb2.TableEntry
 
 # (handle, key values, action name, action data, TTL ms): mt_get_exact_entries
@@ -43,12 +47,16 @@ def read_exact_entries(info: Any, entries: Iterable[ExactEntry], actions: dict[s
         for (field_id, memo), value in zip(fields, values, strict=True):
             piece = memo.get(value)
             if piece is None:
-                piece = memo[value] = _exact_piece(field_id, value)
+                piece = _exact_piece(field_id, value)
+                if len(memo) < MEMO_LIMIT:
+                    memo[value] = piece
             parts.append(piece)
         if action_info is not None:
             piece = action_pieces.get((action_name, args))
             if piece is None:
-                piece = action_pieces[(action_name, args)] = _action_piece(action_info, args)
+                piece = _action_piece(action_info, args)
+                if len(action_pieces) < MEMO_LIMIT:
+                    action_pieces[(action_name, args)] = piece
             parts.append(piece)
         stored = extras.get(handle)
         if stored is None:
@@ -59,9 +67,10 @@ def read_exact_entries(info: Any, entries: Iterable[ExactEntry], actions: dict[s
         if extra[0] or extra[1] or extra[2] or is_const:
             piece = extra_pieces.get(extra)
             if piece is None:
-                piece = extra_pieces[extra] = TableEntry(
-                    controller_metadata=extra[0], metadata=extra[1], idle_timeout_ns=extra[2],
-                    is_const=is_const).SerializeToString()
+                piece = TableEntry(controller_metadata=extra[0], metadata=extra[1],
+                                   idle_timeout_ns=extra[2], is_const=is_const).SerializeToString()
+                if len(extra_pieces) < MEMO_LIMIT:
+                    extra_pieces[extra] = piece
             parts.append(piece)
         add(b"".join(parts))
 
