@@ -39,6 +39,7 @@ from controller.lb_tables import (
     entry_groups,
     entry_id,
     group_entries,
+    merge_entries,
 )
 from controller.p4_schema import DecodedEntry, P4Schema
 from controller.p4runtime_codec import (
@@ -309,13 +310,13 @@ class LbDataPlane:
             if synced is None:
                 scope: dict[EntryId, DecodedEntry] = installed
                 for _group, entries in groups.values():
-                    add_entries(desired, entries.values())
+                    merge_entries(desired, entries)
             else:
                 changed = [k for k, (g, _) in groups.items()
                            if k not in synced or synced[k][0] != g]
                 gone = [k for k in synced if k not in groups]
                 for k in changed:
-                    add_entries(desired, groups[k][1].values())
+                    merge_entries(desired, groups[k][1])
                 ids = set(desired)
                 for k in changed + gone:
                     ids.update(synced[k][1] if k in synced else {})
