@@ -200,6 +200,11 @@ class LbDataPlane:
         either way."""
         if reads is None:
             reads = session.read_tables_bytes([self.schema.table(t).id for t in tables])
+            try:
+                return self._read_back(session, tables, groups, reads)
+            finally:
+                for read in reads:
+                    read.cancel()
         wanted = set(tables)
         known = self.codec.table_entry_bytes(
             e for _group, entries in groups.values() for e in entries.values()
