@@ -26,8 +26,10 @@ import ipaddress
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
 
 from controller.p4_schema import DecodedEntry, P4Schema
 from controller.p4runtime_codec import (
@@ -192,21 +194,28 @@ class FlowLearner:
             update.type = p4runtime_pb2.Update.MODIFY
             session.write([update])
 
-    def reconcile(self, session: SwitchSession) -> int:
+    def reconcile(self, session: SwitchSession,
+                  reads: Mapping[str, Iterable[bytes]] | None = None) -> int:
         """Makes the learner and a (re)connected switch agree on its flows.
 
         Flows the switch holds are adopted (a controller restart moves none);
         flows the learner tracks but the switch lost (it restarted) are
         installed again, so they keep their AS even if the AS set changed.
-        Returns the number of flows adopted from the switch.
+        Returns the number of flows adopted from the switch. `reads`: the flow
+        tables' TableEntries as bytes, by table, if the caller already asked.
         """
         name = str(session.address)
+        if reads is None:
+            tables = list(FLOW_TABLES.values())
+            reads = dict(zip(tables, session.read_tables_bytes(
+                [self.schema.table(t).id for t in tables]), strict=True))
         on_switch: dict[FlowKey, int] = {}
+        parse = p4runtime_pb2.TableEntry.FromString
         for table in FLOW_TABLES.values():
-            for te in session.read_table(self.schema.table(table).id):
+            for raw in reads[table]:
                 try:
-                    key, as_id = flow_from_entry(self.codec.decode(te))
-                except (CodecError, ValueError) as e:
+                    key, as_id = flow_from_entry(self.codec.decode(parse(raw)))
+                except (CodecError, DecodeError, ValueError) as e:
                     self.bad_messages += 1
                     log.warning("switch %s holds an unreadable flow entry: %s", name, e)
                     continue

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf.message import DecodeError
 
-from controller.flow_learner import FlowLearner
+from controller.flow_learner import FLOW_TABLES, FlowLearner
 from controller.lb_tables import (
     CONFIG_TABLES,
     DataPlanePlan,
@@ -38,6 +39,7 @@ from controller.lb_tables import (
     entry_groups,
     entry_id,
     group_entries,
+    merge_entries,
 )
 from controller.p4_schema import DecodedEntry, P4Schema
 from controller.p4runtime_codec import (
@@ -54,6 +56,7 @@ from controller.switch_session import (
     SwitchAddress,
     SwitchError,
     SwitchSession,
+    TableRead,
 )
 
 log = logging.getLogger(__name__)
@@ -156,8 +159,20 @@ class LbDataPlane:
         name = str(session.address)
         self.learner.configure_digest(session)
         with self._lock:
-            installed = self._read_back(session, CONFIG_TABLES)
-            adopted = self.learner.reconcile(session)  # and attaches the session
+            # Every table's read goes out at once: the switch builds the answers
+            # while this controller works through the ones that came.
+            flow_tables = list(FLOW_TABLES.values())
+            reads = session.read_tables_bytes(
+                [self.schema.table(t).id for t in (*CONFIG_TABLES, *flow_tables)])
+            try:
+                installed = self._read_back(session, CONFIG_TABLES, self._groups,
+                                            reads[:len(CONFIG_TABLES)])
+                # and attaches the session
+                adopted = self.learner.reconcile(
+                    session, dict(zip(flow_tables, reads[len(CONFIG_TABLES):], strict=True)))
+            finally:
+                for read in reads:
+                    read.cancel()
             self._installed[name] = installed
             self._synced.pop(name, None)
             self._pending_lifetime.pop(name, None)
@@ -173,18 +188,40 @@ class LbDataPlane:
         with self._lock:
             self._synced.pop(str(session.address), None)
 
-    def _read_back(self, session: SwitchSession, tables) -> dict[EntryId, DecodedEntry]:
+    def _read_back(
+        self, session: SwitchSession, tables: Sequence[str],
+        groups: dict[GroupKey, tuple[EntryGroup, dict[EntryId, DecodedEntry]]],
+        reads: Sequence[TableRead] | None = None,
+    ) -> dict[EntryId, DecodedEntry]:
+        """What the switch holds in `tables` (`reads`: their reads, already sent).
+        An entry read back with the very bytes the controller would write for an
+        entry of `groups` is that entry; the others (missing from the plan, or
+        different) are decoded, so the diff sees exactly what the switch holds
+        either way."""
+        if reads is None:
+            reads = session.read_tables_bytes([self.schema.table(t).id for t in tables])
+            try:
+                return self._read_back(session, tables, groups, reads)
+            finally:
+                for read in reads:
+                    read.cancel()
+        wanted = set(tables)
+        known = self.codec.table_entry_bytes(
+            e for _group, entries in groups.values() for e in entries.values()
+            if e.table in wanted)
         installed: dict[EntryId, DecodedEntry] = {}
-        for table in tables:
-            for te in session.read_table(self.schema.table(table).id):
-                try:
-                    e = self.codec.decode(te)
-                except CodecError as err:
-                    # Left out of `installed`: the next apply() writes the
-                    # entry again, and the switch says what it makes of it.
-                    log.warning("switch %s: unreadable %s entry: %s", session.address, table,
-                                err)
-                    continue
+        for table, read in zip(tables, reads, strict=True):
+            for raw in read:
+                e = known.get(raw)
+                if e is None:
+                    try:
+                        e = self.codec.decode(p4runtime_pb2.TableEntry.FromString(raw))
+                    except (CodecError, DecodeError) as err:
+                        # Left out of `installed`: the next apply() writes the
+                        # entry again, and the switch says what it makes of it.
+                        log.warning("switch %s: unreadable %s entry: %s", session.address,
+                                    table, err)
+                        continue
                 installed[entry_id(e)] = e
         return installed
 
@@ -278,13 +315,13 @@ class LbDataPlane:
             if synced is None:
                 scope: dict[EntryId, DecodedEntry] = installed
                 for _group, entries in groups.values():
-                    add_entries(desired, entries.values())
+                    merge_entries(desired, entries)
             else:
                 changed = [k for k, (g, _) in groups.items()
                            if k not in synced or synced[k][0] != g]
                 gone = [k for k in synced if k not in groups]
                 for k in changed:
-                    add_entries(desired, groups[k][1].values())
+                    merge_entries(desired, groups[k][1])
                 ids = set(desired)
                 for k in changed + gone:
                     ids.update(synced[k][1] if k in synced else {})
@@ -359,7 +396,7 @@ class LbDataPlane:
             session.write(updates, batch)
         except SwitchError:
             try:
-                fresh = self._read_back(session, [table])
+                fresh = self._read_back(session, [table], self._groups)
             except SwitchError:
                 fresh = None
             if fresh is not None:

@@ -234,6 +234,19 @@ def add_entries(
     return out
 
 
+def merge_entries(
+    out: dict[EntryId, DecodedEntry], entries: dict[EntryId, DecodedEntry]
+) -> dict[EntryId, DecodedEntry]:
+    """add_entries of a group's entries, already by id: a dict update where the
+    ids are new (at C speed: a full sync merges every group, 10^5 entries)."""
+    for eid in out.keys() & entries.keys():
+        if out[eid] != entries[eid]:
+            e = entries[eid]
+            raise ValueError(f"two configurations want {e.table} entry {e.key}")
+    out.update(entries)
+    return out
+
+
 def desired_entries(
     plan: DataPlanePlan, owners: dict[int, list[int | None]]
 ) -> dict[EntryId, DecodedEntry]:

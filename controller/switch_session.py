@@ -29,12 +29,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import grpc
 
-from controller.p4runtime_codec import StreamMessage, parse_stream_message
+from controller.p4runtime_codec import RawReadResponse, StreamMessage, parse_stream_message
 from controller.p4runtime_proto import (
     code_pb2,
     p4info_pb2,
@@ -264,6 +264,11 @@ class SwitchSession:
     def _serve_channel(self) -> None:
         assert self._channel is not None
         self._stub = p4runtime_pb2_grpc.P4RuntimeStub(self._channel)
+        # Reads of whole tables keep each TableEntry as bytes (read_tables_bytes).
+        self._read_raw = self._channel.unary_stream(
+            "/p4.v1.P4Runtime/Read",
+            request_serializer=p4runtime_pb2.ReadRequest.SerializeToString,
+            response_deserializer=RawReadResponse.FromString)
         # The stream's messages are parsed by p4runtime_codec (see the module docstring).
         self._stream = self._channel.stream_stream(
             "/p4.v1.P4Runtime/StreamChannel",
@@ -506,6 +511,19 @@ class SwitchSession:
             raise SwitchError(f"switch {self.address}: read failed: {e.details()}") from e
         return out
 
+    def read_tables_bytes(self, table_ids: Sequence[int]) -> list[TableRead]:
+        """Every entry of each table as its TableEntry's bytes. The reads are all
+        sent now, so the switch builds the next answers while the caller works
+        on the first (EntryCodec.table_entry_bytes says what the bytes hold)."""
+        if self._stub is None:
+            raise SwitchError(f"switch {self.address} is not connected")
+        reads = []
+        for table_id in table_ids:
+            req = p4runtime_pb2.ReadRequest(device_id=self.address.device_id)
+            req.entities.add().table_entry.table_id = table_id
+            reads.append(TableRead(str(self.address), self._read_raw(req, timeout=60)))
+        return reads
+
     def read_counter(
         self, counter_id: int, indices: list[int] | None = None
     ) -> dict[int, tuple[int, int]]:
@@ -526,6 +544,26 @@ class SwitchSession:
             )
             for e in self.read(entities)
         }
+
+
+class TableRead:
+    """One table's Read in flight: iterate for its TableEntries' bytes, response
+    by response as the switch streams them; `cancel` ends it if not consumed."""
+
+    def __init__(self, switch: str, call) -> None:
+        self._switch = switch
+        self._call = call
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for resp in self._call:
+                for entity in resp.entities:
+                    yield entity.table_entry
+        except grpc.RpcError as e:
+            raise SwitchError(f"switch {self._switch}: read failed: {e.details()}") from e
+
+    def cancel(self) -> None:
+        self._call.cancel()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:

@@ -77,7 +77,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             with _COLLECTOR_PAUSE:
                 request = _parse(p4runtime_pb2.ReadRequest.FromString, data, "ReadRequest")
                 self.device.check_device_id(request.device_id)
-                responses = self.device.read(request.entities).messages
+                responses = self.device.read(request.entities).response_messages()
         except P4RuntimeError as e:
             context.abort(e.grpc_code(), e.message)
         yield from responses

@@ -16,8 +16,11 @@ from controller.lb_tables import (
     desired_entries,
     diff_entries,
     entry_groups,
+    entry_id,
     group_entries,
+    merge_entries,
 )
+from controller.p4_schema import DecodedEntry
 
 SRC4 = IPv4Address("192.0.2.1")
 SRC6 = IPv6Address("2001:db8::1")
@@ -150,3 +153,15 @@ def test_groups_partition_the_entries_and_an_as_change_touches_one_group() -> No
     moved_src = DataPlanePlan(IPv4Address("192.0.2.9"), SRC6, p.vips, p.routes)
     changed = {k for k, g in entry_groups(moved_src).items() if groups.get(k) != g}
     assert changed == {("vip", 1)}  # the gre4 VIP's encaps; the NAT VIP has no GRE source
+
+
+def test_merging_groups_takes_shared_equal_entries_and_refuses_conflicting_ones() -> None:
+    route = DecodedEntry("route4", ((0x0A000000, 8),), "set_next_hop", (1, 2, 3))
+    other = DecodedEntry("as_encap", (5,), "encap_nat4", (1, 2))
+    merged = merge_entries({entry_id(route): route}, {entry_id(route): route,
+                                                      entry_id(other): other})
+    assert merged == {entry_id(route): route, entry_id(other): other}
+    moved = route._replace(params=(9, 2, 3))
+    with pytest.raises(ValueError, match="two configurations want route4"):
+        merge_entries(merged, {entry_id(moved): moved})
+    assert merged[entry_id(route)] == route  # left as it was

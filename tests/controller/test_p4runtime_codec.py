@@ -21,6 +21,7 @@ from controller.p4runtime_codec import (
     EntryCodec,
     IdleTimeoutBatch,
     MalformedStreamMessage,
+    RawReadResponse,
     parse_stream_message,
     table_entry_update,
 )
@@ -73,6 +74,36 @@ def test_reference_entries_decode_to_the_entry(entry) -> None:
     assert CODEC.decode(entry_message(SCHEMA, entry, idle_timeout_ns=5)) == entry
     key_only = entry_message(SCHEMA, entry, key_only=True)
     assert CODEC.decode(key_only) == DecodedEntry(entry.table, entry.key, "", ())
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(entries(), max_size=20), priority=st.sampled_from([0, 1, 2**31 - 1]))
+def test_entry_bytes_are_the_reference_messages_serialized(batch, priority) -> None:
+    # What lets a read-back skip decoding: the switch's bytes for an entry are
+    # the controller's; a raw parse of a ReadResponse gives exactly those bytes.
+    batch = [DecodedEntry(e.table, e.key, e.action, e.params, priority) for e in batch]
+    known = CODEC.table_entry_bytes(batch)
+    messages = [entry_message(SCHEMA, e) for e in batch]
+    for e, message in zip(batch, messages, strict=True):
+        raw = message.SerializeToString()
+        assert known[raw] == e
+        assert CODEC.decode(P.TableEntry.FromString(raw)) == e
+    response = P.ReadResponse()
+    for message in messages:
+        response.entities.add().table_entry.CopyFrom(message)
+    parsed = RawReadResponse.FromString(response.SerializeToString())
+    assert [ent.table_entry for ent in parsed.entities] == [
+        m.SerializeToString() for m in messages]
+
+
+def test_entry_bytes_tell_apart_what_differs() -> None:
+    entry = DecodedEntry("maglev", (1, 7), "use_bucket_as", (3,))
+    known = CODEC.table_entry_bytes([entry])
+    for other in (entry_message(SCHEMA, entry, idle_timeout_ns=5),
+                  entry_message(SCHEMA, DecodedEntry("maglev", (1, 7), "use_bucket_as", (4,))),
+                  entry_message(SCHEMA, DecodedEntry("maglev", (1, 8), "use_bucket_as", (3,))),
+                  entry_message(SCHEMA, entry, key_only=True)):
+        assert other.SerializeToString() not in known
 
 
 def test_decode_takes_what_a_switch_adds_and_fields_in_any_order() -> None:
