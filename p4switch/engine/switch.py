@@ -182,6 +182,21 @@ class EmbeddedSwitch:
         with self.lock:
             return self._table(table).find_exact_entry(values)
 
+    def mt_modify_exact_entry(self, table: str, values: tuple[int, ...], action: ActionCall,
+                              ttl_ms: int | None = None) -> int | None:
+        with self.lock:
+            handle = self._table(table).modify_exact_entry(values, action, ttl_ms)
+            if handle is not None and ttl_ms is not None:
+                self._reported.get(table, set()).discard(handle)
+            return handle
+
+    def mt_delete_exact_entry(self, table: str, values: tuple[int, ...]) -> int | None:
+        with self.lock:
+            handle = self._table(table).delete_exact_entry(values)
+            if handle is not None:
+                self._reported.get(table, set()).discard(handle)
+            return handle
+
     def mt_find_entry(self, table: str, key: list[MatchKeyParam], priority: int = 1
                       ) -> int | None:
         with self.lock:

@@ -114,6 +114,10 @@ class Table:
         self._next_handle = 0
         self.immutable = False
         self._data: dict[tuple, tuple] = {}
+        # (action name, args) -> (Action, shared data, next node): what check_action
+        # and setup work out, once per distinct call (a table of 65,536 buckets
+        # names ~100 ASs); bounded as _data is.
+        self._calls: dict[tuple, tuple[Action, tuple, object]] = {}
         # ageing: handles waiting by deadline, in slots of AGEING_SLOT_S (slot number ->
         # (that number, handles)), and a heap of the slot numbers in use. An entry
         # costs one list item, not a (deadline, handle) tuple and a float of its own.
@@ -300,6 +304,24 @@ class Table:
             raise RuntimeApiError(MatchError.BAD_ACTION_DATA, why)
         return a
 
+    def _checked_call(self, action: ActionCall) -> tuple[Action, tuple, object]:
+        """``check_action`` and the entry's (action, data, next) for ``action``,
+        remembered per distinct call."""
+        key: tuple | None = None
+        found = None
+        if isinstance(action, ActionCall) and isinstance(action.args, _ARG_SEQUENCES):
+            try:
+                key = (action.name, tuple(action.args))
+                found = self._calls.get(key)
+            except TypeError:  # unhashable: check_action explains
+                key = None
+        if found is None:
+            a = self.check_action(action)
+            found = (a, self._shared(tuple(action.args)), self.next_for(a, True))
+            if key is not None and len(self._calls) < 4096:
+                self._calls[key] = found
+        return found
+
     def entry(self, handle: int) -> Entry:
         e = self.entries.get(handle) if isinstance(handle, int) else None
         if e is None:
@@ -351,11 +373,10 @@ class Table:
     def add_entry(self, key: list[MatchKeyParam], action: ActionCall, priority: int) -> int:
         if self.profile is not None:
             raise RuntimeApiError(MatchError.WRONG_TABLE_TYPE, f"table {self.name!r} is indirect")
-        a = self.check_action(action)
+        a, data, nxt = self._checked_call(action)
 
         def setup(e: Entry) -> None:
-            e.action, e.fn, e.data = a, a.fn, self._shared(tuple(action.args))
-            e.next = self.next_for(a, True)
+            e.action, e.fn, e.data, e.next = a, a.fn, data, nxt
 
         return self.add(key, priority, setup)
 
@@ -377,11 +398,10 @@ class Table:
             handle = self.add_entry(self._exact_params(values), action, -1)
         else:
             form = self.mu.exact_form(values)
-            a = self.check_action(action)
+            a, data, nxt = self._checked_call(action)
 
             def setup(e: Entry) -> None:
-                e.action, e.fn, e.data = a, a.fn, self._shared(tuple(action.args))
-                e.next = self.next_for(a, True)
+                e.action, e.fn, e.data, e.next = a, a.fn, data, nxt
 
             handle = self._add(form, None, -1, setup)
         if ttl_ms is not None:
@@ -398,6 +418,29 @@ class Table:
             return self.find_entry(self._exact_params(values), -1)
         e = self.mu.find(self.mu.exact_form(values))
         return None if e is None else e.handle
+
+    def modify_exact_entry(self, values: tuple[int, ...], action: ActionCall,
+                           ttl_ms: int | None = None) -> int | None:
+        """``modify_entry`` (and ``set_ttl`` unless ``ttl_ms`` is None) of the entry
+        with this all-exact key: its handle, or None, nothing changed, when there is
+        none. One call where a P4Runtime MODIFY would take three."""
+        handle = self.find_exact_entry(values)
+        if handle is None:
+            return None
+        if ttl_ms is not None and not self.support_timeout:
+            raise RuntimeApiError(MatchError.AGEING_DISABLED, f"table {self.name!r}")
+        self.modify_entry(handle, action)
+        if ttl_ms is not None:
+            self.set_ttl(handle, ttl_ms)
+        return handle
+
+    def delete_exact_entry(self, values: tuple[int, ...]) -> int | None:
+        """``delete_entry`` of the entry with this all-exact key: its handle, or
+        None, nothing changed, when there is none."""
+        handle = self.find_exact_entry(values)
+        if handle is not None:
+            self.delete_entry(handle)
+        return handle
 
     def _exact_params(self, values: tuple[int, ...]) -> list[MatchKeyParam]:
         if type(values) is not tuple or not all(k.kind is MatchKind.EXACT for k in self.key):
@@ -464,9 +507,8 @@ class Table:
         e = self.entry(handle)
         if e.is_const:
             raise RuntimeApiError(MatchError.IMMUTABLE_TABLE_ENTRIES, f"table {self.name!r}")
-        a = self.check_action(action)
-        e.action, e.fn, e.data = a, a.fn, self._shared(tuple(action.args))
-        e.next = self.next_for(a, True)
+        a, data, nxt = self._checked_call(action)
+        e.action, e.fn, e.data, e.next = a, a.fn, data, nxt
 
     def delete_entry(self, handle: int) -> None:
         e = self.entry(handle)

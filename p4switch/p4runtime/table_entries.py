@@ -26,7 +26,7 @@ entry, but its default entry can be written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from p4switch.p4runtime import meter_configs
@@ -42,6 +42,13 @@ from p4switch.p4runtime.errors import (
     unimplemented,
 )
 from p4switch.p4runtime.exact_reads import NS_PER_MS, read_exact_entries
+from p4switch.p4runtime.exact_writes import (
+    StoredEntry,
+    TableState,
+    exact_writer,
+    keep_extras,
+    ttl_ms_of,
+)
 from p4switch.p4runtime.match_keys import (
     engine_priority,
     fill_match,
@@ -64,26 +71,7 @@ from p4switch.runtime_api import TableEntry as EngineEntry
 Update = p4runtime_pb2.Update
 
 
-@dataclass(slots=True)
-class StoredEntry:
-    """What an entry has that the data plane does not keep (absent: all zero)."""
-
-    controller_metadata: int = 0
-    metadata: bytes = b""
-    idle_timeout_ns: int = 0
-
-
 _NOTHING_STORED = StoredEntry()
-
-
-@dataclass
-class TableState:
-    info: TableInfo
-    extras: dict[int, StoredEntry] = field(default_factory=dict)  # by data-plane handle
-    default_entry: StoredEntry = field(default_factory=StoredEntry)
-    default_modified: bool = False  # the controller changed the program's default
-    in_device_config: bool = True  # False: p4c removed the table from the JSON
-    key_refusal: str | None = None  # why the data plane takes no key of this table
 
 
 @dataclass(slots=True)
@@ -112,6 +100,10 @@ class TableEntries:
         # TTLs in ms by idle_timeout_ns: flows share a few timeouts, and one int
         # object per value instead of per entry is 32 bytes a flow.
         self._ttls: dict[int, int] = {}
+        self._exact_writers = {
+            tid: writer for tid, state in self.tables.items()
+            if (writer := exact_writer(state, index, runtime, self._ttls)) is not None
+        }
 
     @staticmethod
     def _engine(doing: str, fn, *args):
@@ -136,6 +128,9 @@ class TableEntries:
     # --- writes --------------------------------------------------------------
 
     def write(self, update_type: int, entry: Any) -> None:
+        writer = self._exact_writers.get(entry.table_id)
+        if writer is not None and writer.try_write(update_type, entry):
+            return
         state = self.table(entry.table_id)
         if entry.HasField("time_since_last_hit"):
             raise invalid(f"table '{state.info.name}': time_since_last_hit must not be set "
@@ -208,17 +203,7 @@ class TableEntries:
             # Leave no half-written entry behind.
             rt.mt_delete_entry(name, handle)
             raise from_engine(e, f"table '{name}': adding an entry") from None
-        self._keep_extras(state, handle, entry, ttl_ms)
-
-    def _keep_extras(self, state: TableState, handle: int, entry: Any,
-                     ttl_ms: int | None) -> None:
-        """Remember what the data plane cannot give back for this entry, if anything."""
-        metadata, cookie = entry.metadata, entry.controller_metadata
-        ns = entry.idle_timeout_ns
-        if metadata or cookie or (ns and ns != (ttl_ms or 0) * NS_PER_MS):
-            state.extras[handle] = StoredEntry(cookie, metadata, ns)
-        else:
-            state.extras.pop(handle, None)
+        keep_extras(state, handle, entry, ttl_ms)
 
     def _find(self, state: TableState, entry: Any, doing: str) -> int | None:
         """The data-plane handle of the (non-default) entry whose key ``entry`` gives."""
@@ -270,7 +255,7 @@ class TableEntries:
         except RuntimeApiError as e:
             raise from_engine(e, f"table '{name}': modifying an entry") from None
         if has_action:
-            self._keep_extras(state, handle, entry, ttl_ms)
+            keep_extras(state, handle, entry, ttl_ms)
 
     def _modify_default(self, state: TableState, entry: Any) -> None:
         info = state.info
@@ -385,13 +370,7 @@ class TableEntries:
                 raise invalid(f"table '{info.name}' does not support idle timeout: "
                               "idle_timeout_ns must be 0")
             return None
-        # The data plane counts in ms; a TTL under 1 ms must not become "no ageing".
-        ttl = self._ttls.get(ns)
-        if ttl is None:
-            ttl = max(1, ns // NS_PER_MS) if ns else 0
-            if len(self._ttls) < 256:
-                self._ttls[ns] = ttl
-        return ttl
+        return ttl_ms_of(ns, self._ttls)
 
     def _apply_direct_resources(self, name: str, handle: int, counter, rates) -> None:
         rt = self.runtime
