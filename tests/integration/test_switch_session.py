@@ -76,3 +76,26 @@ def test_every_failed_update_of_a_big_batch_is_reported(switch) -> None:
         assert "2999 of 3000" in str(e.value)
     finally:
         session.stop()
+
+
+def test_a_write_of_one_request_reports_its_failed_updates(switch) -> None:
+    """A write small enough for one request (sent as a blocking call) reports its
+    failed updates by index as a batched write does, and applies the others."""
+    session = SwitchSession(SwitchAddress(switch.grpc_addr), lb_p4info(), LB_JSON.read_bytes(),
+                            election_id=7)
+    session.start()
+    try:
+        assert session.wait_ready(20)
+        schema = P4Schema(lb_p4info())
+        codec = EntryCodec(schema)
+        entry = DecodedEntry("maglev", (2, 9), "use_bucket_as", (3,))
+        session.write([codec.update(1, entry)])
+        other = DecodedEntry("maglev", (2, 10), "use_bucket_as", (4,))
+        with pytest.raises(SwitchError) as e:
+            session.write([codec.update(1, entry), codec.update(1, other)])
+        [(index, code, message)] = e.value.errors
+        assert index == 0 and code == 6 and "exists" in message  # ALREADY_EXISTS
+        back = {codec.decode(b) for b in session.read_table(schema.table("maglev").id)}
+        assert {entry, other} <= back
+    finally:
+        session.stop()
