@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from p4switch.p4runtime.exact_reads import NS_PER_MS
 from p4switch.p4runtime.p4info_index import SCOPE_DEFAULT_ONLY, P4InfoIndex, TableInfo
 from p4switch.p4runtime.proto import p4runtime_pb2
@@ -81,8 +83,30 @@ def exact_writer(state: TableState, index: P4InfoIndex, runtime: SwitchRuntime,
     return ExactTableWriter(state, index, runtime, ttls)
 
 
+# Distinct match-field pieces and entry tails remembered per table: every bucket,
+# VIP and AS of lb.p4 (a flow's client address and port, past it, are decoded
+# each time, as they are unique anyway).
+PIECE_MEMO = 1 << 17
+TAIL_MEMO = 1 << 12
+_MATCH_TAG = 0x12  # TableEntry.match (field 2, length-delimited)
+
+# (action call, TTL ms or None, what keep_extras would store or None), or None:
+# the tail takes the general path
+_Tail = tuple[ActionCall, int | None, StoredEntry | None] | None
+
+
 class ExactTableWriter:
-    """The fast path of one table (see the module docstring)."""
+    """The fast path of one table (see the module docstring).
+
+    An entry is taken as protobuf serializes it: its table id, one
+    length-delimited piece per match field, then the tail (action, TTL,
+    metadata, and anything else). The pieces a controller repeats (a VIP's id,
+    a bucket, an AS's action) are decoded and checked once, by protobuf, and
+    remembered by their bytes; only the framing of the match pieces (a tag
+    byte and a one-byte length, anything else is left to the general path) is
+    read here. Equal bytes are equal messages, so a remembered answer is the
+    answer.
+    """
 
     def __init__(self, state: TableState, index: P4InfoIndex, runtime: SwitchRuntime,
                  ttls: dict[int, int]) -> None:
@@ -94,6 +118,9 @@ class ExactTableWriter:
         self.ages = info.supports_idle_timeout
         self.widths = info.exact_widths
         self.positions = info.field_positions
+        self.head = p4runtime_pb2.TableEntry(table_id=info.id).SerializeToString()
+        self._pieces: dict[bytes, tuple[int, int] | None] = {}  # -> (position, value)
+        self._tails: dict[bytes, _Tail] = {}
         # action id -> (name, {param id: (position, bitwidth)}, number of params), for
         # the actions an entry may use
         self.actions: dict[int, tuple[str, dict[int, tuple[int, int]], int]] = {}
@@ -107,16 +134,40 @@ class ExactTableWriter:
     def try_write(self, update_type: int, entry: Any) -> bool:
         """Applies the update and returns True, or returns False having changed
         nothing (the general path then decides)."""
-        if (entry.priority or entry.is_default_action or entry.is_const
-                or entry.HasField("time_since_last_hit") or entry.HasField("meter_counter_data")):
+        data = entry.SerializeToString()
+        head = self.head
+        if not data.startswith(head):
             return False
-        values = self._key(entry.match)
-        if values is None:
-            return False
+        # the key: one piece per match field
+        count = len(self.widths)
+        values: list[Any] = [None] * count
+        pieces = self._pieces
+        i = len(head)
+        end = len(data)
+        for _ in range(count):
+            if i + 2 > end or data[i] != _MATCH_TAG or data[i + 1] & 0x80:
+                return False
+            stop = i + 2 + data[i + 1]
+            piece = data[i + 2:stop]
+            i = stop
+            found = pieces.get(piece, False)
+            if found is False:
+                found = self._piece(piece)
+                if len(pieces) < PIECE_MEMO:
+                    pieces[piece] = found
+            if found is None or values[found[0]] is not None:
+                return False
+            values[found[0]] = found[1]
+        if i < end and data[i] == _MATCH_TAG:
+            return False  # more match fields than the table has
+        key = tuple(values)
+        tail = data[i:]
         rt = self.runtime
         if update_type == DELETE:
+            if tail and not self._deletable(tail):
+                return False
             try:
-                handle = rt.mt_delete_exact_entry(self.name, values)
+                handle = rt.mt_delete_exact_entry(self.name, key)
             except RuntimeApiError:
                 return False
             if handle is None:
@@ -125,49 +176,82 @@ class ExactTableWriter:
             return True
         if update_type != INSERT and update_type != MODIFY:
             return False
-        if entry.HasField("counter_data") or entry.HasField("meter_config"):
+        tails = self._tails
+        written = tails.get(tail, False)
+        if written is False:
+            written = self._tail(tail)
+            if len(tails) < TAIL_MEMO:
+                tails[tail] = written
+        if written is None:
             return False
-        call = self._action(entry)
-        if call is None:
-            return False
-        ns = entry.idle_timeout_ns
-        if self.ages:
-            if ns < 0:
-                return False
-            ttl_ms: int | None = ttl_ms_of(ns, self.ttls)
-        elif ns:
-            return False
-        else:
-            ttl_ms = None
+        call, ttl_ms, extras = written
         try:
             if update_type == INSERT:
-                handle = rt.mt_add_exact_entry(self.name, values, call, ttl_ms)
+                handle = rt.mt_add_exact_entry(self.name, key, call, ttl_ms)
             else:
-                handle = rt.mt_modify_exact_entry(self.name, values, call, ttl_ms)
+                handle = rt.mt_modify_exact_entry(self.name, key, call, ttl_ms)
         except RuntimeApiError:
             return False
         if handle is None:
             return False
-        keep_extras(self.state, handle, entry, ttl_ms)
+        if extras is None:
+            self.state.extras.pop(handle, None)
+        else:
+            self.state.extras[handle] = StoredEntry(extras.controller_metadata, extras.metadata,
+                                                    extras.idle_timeout_ns)
         return True
 
-    def _key(self, match: Any) -> tuple[int, ...] | None:
-        """match_keys' _exact_values, for this table."""
-        widths = self.widths
-        if len(match) != len(widths):
+    def _piece(self, piece: bytes) -> tuple[int, int] | None:
+        """(position, value) of a serialized FieldMatch that is an exact field of
+        this table and fits it (match_keys' _exact_values), else None."""
+        try:
+            fm = p4runtime_pb2.FieldMatch.FromString(piece)
+        except DecodeError:
             return None
-        values: list[Any] = [None] * len(widths)
-        positions = self.positions
-        for fm in match:
-            position = positions.get(fm.field_id)
-            if (position is None or values[position] is not None
-                    or fm.WhichOneof("field_match_type") != "exact"):
+        position = self.positions.get(fm.field_id)
+        if position is None or fm.WhichOneof("field_match_type") != "exact":
+            return None
+        value = int.from_bytes(fm.exact.value, "big")
+        if value >> self.widths[position]:
+            return None
+        return position, value
+
+    @staticmethod
+    def _rest(tail: bytes) -> Any | None:
+        """The tail as a TableEntry without key, unless it holds what only the
+        general path handles."""
+        try:
+            rest = p4runtime_pb2.TableEntry.FromString(tail)
+        except DecodeError:
+            return None
+        if (rest.priority or rest.is_default_action or rest.is_const
+                or rest.HasField("time_since_last_hit") or rest.HasField("meter_counter_data")):
+            return None
+        return rest
+
+    def _deletable(self, tail: bytes) -> bool:
+        return self._rest(tail) is not None
+
+    def _tail(self, tail: bytes) -> _Tail:
+        """What an INSERT or MODIFY with this tail writes, or None."""
+        rest = self._rest(tail)
+        if rest is None or rest.HasField("counter_data") or rest.HasField("meter_config"):
+            return None
+        call = self._action(rest)
+        if call is None:
+            return None
+        ns = rest.idle_timeout_ns
+        if self.ages:
+            if ns < 0:
                 return None
-            value = int.from_bytes(fm.exact.value, "big")
-            if value >> widths[position]:
-                return None
-            values[position] = value
-        return tuple(values)
+            ttl_ms: int | None = ttl_ms_of(ns, self.ttls)
+        elif ns:
+            return None
+        else:
+            ttl_ms = None
+        metadata, cookie = rest.metadata, rest.controller_metadata
+        keep = metadata or cookie or (ns and ns != (ttl_ms or 0) * NS_PER_MS)
+        return call, ttl_ms, StoredEntry(cookie, metadata, ns) if keep else None
 
     def _action(self, entry: Any) -> ActionCall | None:
         """actions.build_action_call for a direct action this table's entries may use."""

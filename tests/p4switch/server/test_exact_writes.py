@@ -10,6 +10,7 @@ message, and read back the same tables. ``make fuzz`` draws 100 times more.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,7 +25,9 @@ P4INFO = lb_p4info()
 TABLES = {t.preamble.name: t for t in P4INFO.tables}
 ACTIONS = {a.preamble.id: a for a in P4INFO.actions}
 ACTION_IDS = {a.preamble.name: a.preamble.id for a in P4INFO.actions}
-WRITTEN = ("maglev", "flow4", "as_encap")
+WRITTEN = ("maglev", "flow4", "flow6", "as_encap")
+# An unknown field (number 99, varint) as protobuf keeps it: parsed, ignored, re-sent.
+UNKNOWN_FIELD = b"\x98\x06\x01"
 
 
 def loaded_device(fast: bool) -> Device:
@@ -41,17 +44,22 @@ def canonical(value: int) -> bytes:
     return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
 
 
+# Each a way a client could get one update wrong (or unusual but right).
+DAMAGES = ["missing_field", "repeated_field", "unknown_field", "too_wide", "lpm_kind",
+           "priority", "wrong_action", "default_only", "no_action", "missing_param",
+           "extra_param", "repeated_param", "wide_param", "negative_ttl", "default_flag",
+           "counter_data", "is_const", "member", "padded_value", "long_padding",
+           "unknown_in_field", "unknown_in_entry"]
+UPDATE_TYPES = [Update.INSERT, Update.MODIFY, Update.DELETE, Update.UNSPECIFIED]
+MOSTLY_CLEAN = st.sampled_from(["none"] * 12 + DAMAGES)
+
+
 @st.composite
-def table_entries(draw) -> P.TableEntry:
+def table_entries(draw, damages=MOSTLY_CLEAN) -> P.TableEntry:
     table = TABLES[draw(st.sampled_from(WRITTEN))]
     te = P.TableEntry(table_id=table.preamble.id)
     fields = list(table.match_fields)
-    damage = draw(st.sampled_from(
-        ["none"] * 12 + ["missing_field", "repeated_field", "unknown_field", "too_wide",
-                         "lpm_kind", "priority", "wrong_action", "default_only", "no_action",
-                         "missing_param", "extra_param", "repeated_param", "wide_param",
-                         "negative_ttl", "default_flag", "counter_data", "is_const",
-                         "member", "padded_value"]))
+    damage = draw(damages)
     for i, f in enumerate(fields):
         if damage == "missing_field" and i == 0:
             continue
@@ -63,7 +71,10 @@ def table_entries(draw) -> P.TableEntry:
         if damage == "lpm_kind" and i == 0:
             fm.lpm.value, fm.lpm.prefix_len = canonical(value), f.bitwidth
         else:
-            fm.exact.value = (b"\0" if damage == "padded_value" else b"") + canonical(value)
+            padding = {"padded_value": 1, "long_padding": 130}.get(damage, 0)
+            fm.exact.value = b"\0" * padding + canonical(value)
+        if damage == "unknown_in_field" and i == len(fields) - 1:
+            fm.MergeFromString(UNKNOWN_FIELD)
         if damage == "repeated_field" and i == 0:
             te.match.add(field_id=f.id).exact.value = canonical(value)
     if damage == "unknown_field":
@@ -111,6 +122,8 @@ def table_entries(draw) -> P.TableEntry:
         te.is_const = True
     te.controller_metadata = draw(st.sampled_from([0, 0, 7]))
     te.metadata = draw(st.sampled_from([b"", b"", b"note"]))
+    if damage == "unknown_in_entry":
+        te.MergeFromString(UNKNOWN_FIELD)
     return te
 
 
@@ -135,19 +148,57 @@ def tables_of(device: Device) -> dict[str, list[bytes]]:
     return out
 
 
-@examples(40)  # 4,000 under make fuzz
-@given(st.lists(st.lists(updates, min_size=1, max_size=12), min_size=1, max_size=4))
-def test_fast_and_general_paths_answer_alike(batches):
+@pytest.fixture(scope="module")
+def devices():
     fast, general = loaded_device(fast=True), loaded_device(fast=False)
     assert fast._current().tables._exact_writers, "lb.p4's exact tables take the fast path"
-    try:
-        for batch in batches:
-            request = P.WriteRequest(device_id=0, updates=batch)
-            assert outcome(fast.write(request)) == outcome(general.write(request))
-        assert tables_of(fast) == tables_of(general)
-    finally:
-        fast.close()
-        general.close()
+    yield fast, general
+    fast.close()
+    general.close()
+
+
+def emptied(*devices: Device) -> None:
+    """Deletes every entry of the written tables (through the general path's answers)."""
+    for device in devices:
+        entries = []
+        for name in WRITTEN:
+            entity = P.Entity(table_entry=P.TableEntry(table_id=TABLES[name].preamble.id))
+            entries += [e.table_entry for e in device.read([entity])]
+        for te in entries:
+            te.ClearField("action")
+            te.ClearField("idle_timeout_ns")
+            te.ClearField("metadata")
+            te.ClearField("controller_metadata")
+        request = P.WriteRequest(device_id=0, updates=[
+            Update(type=Update.DELETE, entity=P.Entity(table_entry=te)) for te in entries])
+        assert outcome(device.write(request)) == [None] * len(entries)
+
+
+def apply_to_both(devices, batches) -> None:
+    fast, general = devices
+    emptied(fast, general)
+    for batch in batches:
+        request = P.WriteRequest(device_id=0, updates=batch)
+        assert outcome(fast.write(request)) == outcome(general.write(request))
+    assert tables_of(fast) == tables_of(general)
+
+
+@examples(40)  # 4,000 under make fuzz
+@given(batches=st.lists(st.lists(updates, min_size=1, max_size=12), min_size=1, max_size=4))
+def test_fast_and_general_paths_answer_alike(devices, batches):
+    apply_to_both(devices, batches)
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@examples(4)
+@given(data=st.data())
+def test_each_damage_is_answered_alike(devices, damage, data):
+    """Every damage, after entries it may collide with, for every update type."""
+    clean = [Update(type=Update.INSERT, entity=P.Entity(table_entry=te)) for te in
+             data.draw(st.lists(table_entries(st.just("none")), min_size=4, max_size=8))]
+    damaged = [Update(type=kind, entity=P.Entity(table_entry=data.draw(
+        table_entries(st.just(damage))))) for kind in UPDATE_TYPES]
+    apply_to_both(devices, [clean, damaged])
 
 
 def test_fast_path_writes_what_packets_then_use():
