@@ -424,15 +424,26 @@ class Table:
         """``modify_entry`` (and ``set_ttl`` unless ``ttl_ms`` is None) of the entry
         with this all-exact key: its handle, or None, nothing changed, when there is
         none. One call where a P4Runtime MODIFY would take three."""
-        handle = self.find_exact_entry(values)
-        if handle is None:
-            return None
+        if self.mu.exact_tops is None or self.profile is not None:
+            handle = self.find_exact_entry(values)
+            if handle is None:
+                return None
+            e = self.entry(handle)
+        else:  # find_exact_entry and modify_entry, inline: the path of a bucket rewrite
+            e = self.mu.exact.get(self.mu.exact_form(values))
+            if e is None:
+                return None
+        if e.is_const:
+            raise RuntimeApiError(MatchError.IMMUTABLE_TABLE_ENTRIES, f"table {self.name!r}")
         if ttl_ms is not None and not self.support_timeout:
             raise RuntimeApiError(MatchError.AGEING_DISABLED, f"table {self.name!r}")
-        self.modify_entry(handle, action)
+        if self.profile is not None:
+            raise RuntimeApiError(MatchError.WRONG_TABLE_TYPE, f"table {self.name!r} is indirect")
+        a, data, nxt = self._checked_call(action)
+        e.action, e.fn, e.data, e.next = a, a.fn, data, nxt
         if ttl_ms is not None:
-            self.set_ttl(handle, ttl_ms)
-        return handle
+            self.set_ttl(e.handle, ttl_ms)
+        return e.handle
 
     def delete_exact_entry(self, values: tuple[int, ...]) -> int | None:
         """``delete_entry`` of the entry with this all-exact key: its handle, or
