@@ -168,7 +168,7 @@ def write_entries(session: SwitchSession, entries: list[DecodedEntry],
     them; returns seconds."""
     codec = EntryCodec(P4Schema(lb_p4info()))
     start = time.perf_counter()
-    session.write(codec.update(kind, e, idle_timeout_ns if e.table in FLOW_TABLE_NAMES else 0)
+    session.write(codec.update_bytes(kind, e, idle_timeout_ns if e.table in FLOW_TABLE_NAMES else 0)
                   for e in entries)
     return time.perf_counter() - start
 

@@ -99,9 +99,9 @@ def measure_switch(target: str, plan: ProgrammingPlan, workdir: Path, progress=p
             progress(f"programming: {target}: {len(entries)} buckets batched, "
                      f"{plan.singles} one per request")
             start = time.perf_counter()
-            session.write(codec.update(MODIFY, e) for e in entries)
+            session.write(codec.update_bytes(MODIFY, e) for e in entries)
             batched_s = time.perf_counter() - start
-            singles = [codec.update(MODIFY, e) for e in entries[: plan.singles]]
+            singles = [codec.update_bytes(MODIFY, e) for e in entries[: plan.singles]]
             start = time.perf_counter()
             for u in singles:
                 session.write([u])

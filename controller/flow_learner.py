@@ -336,9 +336,9 @@ class FlowLearner:
                         rec.switches = self._with(rec.switches, name)
         self.learned += len(flows)
 
-    def _flow_update(self, key: FlowKey, as_id: int, timeout_ns: int) -> p4runtime_pb2.Update:
+    def _flow_update(self, key: FlowKey, as_id: int, timeout_ns: int) -> bytes:
         entry = DecodedEntry(FLOW_TABLES[key.family], key.table_key(), FLOW_ACTION, (as_id,))
-        return self.codec.update(p4runtime_pb2.Update.INSERT, entry, timeout_ns)
+        return self.codec.update_bytes(p4runtime_pb2.Update.INSERT, entry, timeout_ns)
 
     def handle_idle_timeout(self, session: SwitchSession, note: IdleTimeoutBatch) -> None:
         keys = []
@@ -405,7 +405,7 @@ class FlowLearner:
                     if rec is not None and name in rec.switches:
                         entry = DecodedEntry(FLOW_TABLES[key.family], key.table_key(), FLOW_ACTION,
                                              (rec.as_id,))
-                        deletes.append(self.codec.update(p4runtime_pb2.Update.DELETE, entry))
+                        deletes.append(self.codec.update_bytes(p4runtime_pb2.Update.DELETE, entry))
                         rec.switches = self._without(rec.switches, name)
             try:
                 session.write(deletes)

