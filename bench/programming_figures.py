@@ -106,6 +106,11 @@ def measure_switch(target: str, plan: ProgrammingPlan, workdir: Path, progress=p
             for u in singles:
                 session.write([u])
             single_s = time.perf_counter() - start
+            # The gRPC floor: a request that asks the switch for nothing.
+            start = time.perf_counter()
+            for _ in range(plan.singles):
+                session.capabilities()
+            capabilities_s = time.perf_counter() - start
         finally:
             service.close()
     n = len(entries)
@@ -113,6 +118,7 @@ def measure_switch(target: str, plan: ProgrammingPlan, workdir: Path, progress=p
         "entries": n,
         "batched_s": batched_s, "batched_per_s": n / batched_s,
         "singles": len(singles), "single_s": single_s, "single_per_s": len(singles) / single_s,
+        "capabilities_per_s": plan.singles / capabilities_s,
         "big_vip": big, "small_vip": small,
     }  # fmt: skip
 
@@ -147,4 +153,9 @@ def measure(run: BenchRun, plan: ProgrammingPlan, use_bmv2: bool, workdir: Path,
                           ("one entry per request", "single_per_s")):
             run.add(Row("programming", f"{what}: embedded vs BMv2", "entries/s", ours[key],
                         bm[key], BMV2_NAME))
+        run.add(Row(
+            "programming", "Capabilities, a request with no work: embedded vs BMv2",
+            "requests/s", ours["capabilities_per_s"], bm["capabilities_per_s"], BMV2_NAME,
+            note="the gRPC server's own cost per request (grpcio's Python server against "
+                 "BMv2's C++ one): the ceiling of one entry per request"))
     run.details["programming"] = results

@@ -525,6 +525,16 @@ class SwitchSession:
             return [(first + i, code, msg) for i, code, msg in errs]
         return []
 
+    def capabilities(self) -> str:
+        """The P4Runtime API version the switch implements (Capabilities RPC)."""
+        if self._stub is None:
+            raise SwitchError(f"switch {self.address} is not connected")
+        try:
+            reply = self._stub.Capabilities(p4runtime_pb2.CapabilitiesRequest(), timeout=60)
+        except grpc.RpcError as e:
+            raise SwitchError(f"switch {self.address}: Capabilities failed: {e.details()}") from e
+        return reply.p4runtime_api_version
+
     def read(self, entities: list[p4runtime_pb2.Entity]) -> list[p4runtime_pb2.Entity]:
         if self._stub is None:
             raise SwitchError(f"switch {self.address} is not connected")

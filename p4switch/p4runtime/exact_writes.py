@@ -11,9 +11,9 @@ applies the update or says why not. So the answer to an update never depends
 on which path took it (tests/p4switch/server/test_exact_writes.py writes the
 same updates both ways and compares results and tables).
 
-Measured on the 65,536-bucket MODIFY of ``make bench`` (in process, parsing
-included): 11.4 -> ~4 us per entry with the machine loaded, where the general
-path spends most of its time in layers of calls, not in checks.
+Measured on the 65,536-bucket MODIFY of ``make bench``, parse and apply in
+process: 6.7 us per entry on the general path, 3.7 us here (of which 1.5 us
+is the data plane's own rewrite).
 """
 
 from __future__ import annotations

@@ -115,3 +115,14 @@ def test_write_requests_are_what_protobuf_serializes() -> None:
     expected = p4runtime_pb2.WriteRequest(device_id=3, updates=messages)
     expected.election_id.high, expected.election_id.low = 5, 9
     assert session._write_request(mixed) == expected.SerializeToString()
+
+
+def test_capabilities_names_the_p4runtime_version(switch) -> None:
+    session = SwitchSession(SwitchAddress(switch.grpc_addr), lb_p4info(), LB_JSON.read_bytes(),
+                            election_id=7)
+    session.start()
+    try:
+        assert session.wait_ready(20)
+        assert session.capabilities().startswith("1.")
+    finally:
+        session.stop()
