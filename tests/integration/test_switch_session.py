@@ -3,6 +3,9 @@ answers of any size."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
 
 from controller.p4_schema import DecodedEntry, P4Schema
@@ -79,14 +82,23 @@ def test_every_failed_update_of_a_big_batch_is_reported(switch) -> None:
         session.stop()
 
 
-def test_a_write_of_one_request_reports_its_failed_updates(switch) -> None:
-    """A write small enough for one request (sent as a blocking call) reports its
-    failed updates by index as a batched write does, and applies the others."""
+@contextlib.contextmanager
+def primary_session(switch) -> Iterator[SwitchSession]:
+    """A controller session that is primary on ``switch``, stopped after the block."""
     session = SwitchSession(SwitchAddress(switch.grpc_addr), lb_p4info(), LB_JSON.read_bytes(),
                             election_id=7)
     session.start()
     try:
         assert session.wait_ready(20)
+        yield session
+    finally:
+        session.stop()
+
+
+def test_a_write_of_one_request_reports_its_failed_updates(switch) -> None:
+    """A write small enough for one request (sent as a blocking call) reports its
+    failed updates by index as a batched write does, and applies the others."""
+    with primary_session(switch) as session:
         schema = P4Schema(lb_p4info())
         codec = EntryCodec(schema)
         entry = DecodedEntry("maglev", (2, 9), "use_bucket_as", (3,))
@@ -98,8 +110,6 @@ def test_a_write_of_one_request_reports_its_failed_updates(switch) -> None:
         assert index == 0 and code == 6 and "exists" in message  # ALREADY_EXISTS
         back = {codec.decode(b) for b in session.read_table(schema.table("maglev").id)}
         assert {entry, other} <= back
-    finally:
-        session.stop()
 
 
 def test_write_requests_are_what_protobuf_serializes() -> None:
@@ -118,11 +128,5 @@ def test_write_requests_are_what_protobuf_serializes() -> None:
 
 
 def test_capabilities_names_the_p4runtime_version(switch) -> None:
-    session = SwitchSession(SwitchAddress(switch.grpc_addr), lb_p4info(), LB_JSON.read_bytes(),
-                            election_id=7)
-    session.start()
-    try:
-        assert session.wait_ready(20)
+    with primary_session(switch) as session:
         assert session.capabilities().startswith("1.")
-    finally:
-        session.stop()
