@@ -8,7 +8,8 @@ given one VIP with ``new_len`` 65536 and 100 ASs, then:
   writes them: encoded by its codec (controller/p4runtime_codec.py, protobuf
   messages on the compiled runtime) and sent with ``SwitchSession.write``
   batched, encoding included in the time; baseline a sample of them one
-  entry per request;
+  entry per request, beside as many Capabilities requests (the gRPC
+  server's own cost), in rounds that alternate the switches;
 * ``lb as VIP AS del`` through LbService.execute, which returns once the
   last changed bucket is written; its baseline is the controller writing the
   whole table (the ``lb as`` that filled it), which a controller without
@@ -17,7 +18,9 @@ given one VIP with ``new_len`` 65536 and 100 ASs, then:
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import ip_network
 from pathlib import Path
@@ -45,6 +48,7 @@ class ProgrammingPlan:
 
 
 QUICK_PLAN = ProgrammingPlan(buckets=2048, ases=20, singles=128)
+SINGLE_ROUNDS = 8
 
 
 def _timed(fn, *args) -> float:
@@ -77,7 +81,18 @@ def bucket_entries(vip_id: int, owners: list[int | None]) -> list[DecodedEntry]:
             for bucket, as_id in enumerate(owners) if as_id is not None]
 
 
-def measure_switch(target: str, plan: ProgrammingPlan, workdir: Path, progress=print) -> dict:
+@dataclass
+class _Rig:
+    """One switch with a controller holding a VIP of plan.buckets buckets."""
+
+    service: LbService
+    session: SwitchSession
+    updates: list[bytes]  # the VIP's buckets, MODIFY, encoded
+    figures: dict
+
+
+@contextlib.contextmanager
+def _rig(target: str, plan: ProgrammingPlan, workdir: Path, progress) -> Iterator[_Rig]:
     with running_switch(target, LB_JSON, workdir) as switch:
         service = LbService(lb_p4info(), LB_JSON.read_bytes(), election_id=1,
                             state_path=workdir / f"programming-{target}.json", housekeeping=False)
@@ -91,43 +106,57 @@ def measure_switch(target: str, plan: ProgrammingPlan, workdir: Path, progress=p
             progress(f"programming: {target}: VIP of {plan.buckets} buckets through the controller")
             big = _vip_add_del(service, 1, plan.buckets, plan.ases)
             small = _vip_add_del(service, 2, plan.small_new_len, plan.small_ases)
-
-            schema = service.dataplane.schema
-            codec = EntryCodec(schema)
+            codec = EntryCodec(service.dataplane.schema)
             entries = bucket_entries(big["vip_id"], big.pop("owners"))
             small.pop("owners")
-            progress(f"programming: {target}: {len(entries)} buckets batched, "
-                     f"{plan.singles} one per request")
+            progress(f"programming: {target}: {len(entries)} buckets batched")
             start = time.perf_counter()
             session.write(codec.update_bytes(MODIFY, e) for e in entries)
             batched_s = time.perf_counter() - start
-            singles = [codec.update_bytes(MODIFY, e) for e in entries[: plan.singles]]
-            start = time.perf_counter()
-            for u in singles:
-                session.write([u])
-            single_s = time.perf_counter() - start
-            # The gRPC floor: a request that asks the switch for nothing.
-            start = time.perf_counter()
-            for _ in range(plan.singles):
-                session.capabilities()
-            capabilities_s = time.perf_counter() - start
+            yield _Rig(service, session, [codec.update_bytes(MODIFY, e) for e in entries], {
+                "entries": len(entries), "batched_s": batched_s,
+                "batched_per_s": len(entries) / batched_s, "big_vip": big, "small_vip": small,
+                "singles": 0, "single_s": 0.0, "capabilities": 0, "capabilities_s": 0.0,
+            })  # fmt: skip
         finally:
             service.close()
-    n = len(entries)
-    return {
-        "entries": n,
-        "batched_s": batched_s, "batched_per_s": n / batched_s,
-        "singles": len(singles), "single_s": single_s, "single_per_s": len(singles) / single_s,
-        "capabilities_per_s": plan.singles / capabilities_s,
-        "big_vip": big, "small_vip": small,
-    }  # fmt: skip
+
+
+def _one_per_request(rigs: dict[str, _Rig], plan: ProgrammingPlan) -> None:
+    """Entries one per request, and Capabilities requests (the gRPC floor: a request
+    that asks nothing of the switch), in rounds that alternate the switches, so
+    that the machine's drift (here, the same loop varies by 1.5x over minutes)
+    weighs on both alike."""
+    per_round = max(1, plan.singles // SINGLE_ROUNDS)
+    for r in range(SINGLE_ROUNDS):
+        for rig in rigs.values():
+            f = rig.figures
+            block = rig.updates[r * per_round:(r + 1) * per_round]
+            start = time.perf_counter()
+            for u in block:
+                rig.session.write([u])
+            f["single_s"] += time.perf_counter() - start
+            f["singles"] += len(block)
+            start = time.perf_counter()
+            for _ in range(per_round):
+                rig.session.capabilities()
+            f["capabilities_s"] += time.perf_counter() - start
+            f["capabilities"] += per_round
+    for rig in rigs.values():
+        f = rig.figures
+        f["single_per_s"] = f["singles"] / f["single_s"]
+        f["capabilities_per_s"] = f["capabilities"] / f["capabilities_s"]
 
 
 def measure(run: BenchRun, plan: ProgrammingPlan, use_bmv2: bool, workdir: Path,
             progress=print) -> None:
-    results = {EMBEDDED: measure_switch(EMBEDDED, plan, workdir, progress)}
-    if use_bmv2:
-        results[BMV2] = measure_switch(BMV2, plan, workdir, progress)
+    targets = [EMBEDDED, BMV2] if use_bmv2 else [EMBEDDED]
+    with contextlib.ExitStack() as stack:
+        rigs = {t: stack.enter_context(_rig(t, plan, workdir, progress)) for t in targets}
+        progress(f"programming: {plan.singles} entries one per request on "
+                 f"{' and '.join(targets)}, alternating")
+        _one_per_request(rigs, plan)
+        results = {t: rig.figures for t, rig in rigs.items()}
     for target, r in results.items():
         where = "embedded switch" if target == EMBEDDED else BMV2_NAME
         run.add(Row(
