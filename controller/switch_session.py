@@ -18,6 +18,10 @@ Messages are the generated ones on the compiled protobuf runtime
 (p4runtime_proto); the stream's messages are parsed by p4runtime_codec,
 which turns a malformed one into a MalformedStreamMessage instead of ending
 the stream.
+
+Past 600 lines because the connection, its arbitration, and the writes and
+reads it carries share one channel, stub and role; split, each part would
+reach into the others' state.
 """
 
 from __future__ import annotations

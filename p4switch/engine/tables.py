@@ -5,6 +5,10 @@ and the generated data-plane function ``apply(P) -> next node``.
 Matching itself (keys, lookup structures) is match_units.py. As in BMv2, a
 hit updates the entry's direct counter and its last-hit time (ageing), and a
 direct meter runs before the action. Entry handles are never reused.
+
+Past 600 lines because Table is one class, as BMv2's MatchTable is: entries,
+the default entry, indirect entries, direct resources and ageing all change
+the same entries, and an entry's life cycle reads in one place.
 """
 
 from __future__ import annotations
