@@ -12,8 +12,9 @@ on which path took it (tests/p4switch/server/test_exact_writes.py writes the
 same updates both ways and compares results and tables).
 
 Measured on the 65,536-bucket MODIFY of ``make bench``, parse and apply in
-process: 6.7 us per entry on the general path, 3.7 us here (of which 1.5 us
-is the data plane's own rewrite).
+process: 8.7 us per entry on the general path as it was, 3.8 us here (of
+which 1.5 us is the data plane's own rewrite); an INSERT of new buckets, every
+piece new, 9.0 -> 5.7 us.
 """
 
 from __future__ import annotations
