@@ -168,7 +168,8 @@ class EntryCodec:
 
     def update_bytes(self, kind: int, entry: DecodedEntry, idle_timeout_ns: int = 0) -> bytes:
         """``update(kind, entry, idle_timeout_ns).SerializeToString()``, ~2.5x faster
-        for all-exact tables (4.9 -> 2.0 us for a maglev bucket here).
+        for all-exact tables (a maglev bucket here: 5.3 -> 2.6 us, 1.3 us once its
+        values were met).
 
         A TableEntry's bytes are the concatenation of its fields' serialized
         one-field TableEntries, in field-number order (table id, match fields,
