@@ -314,11 +314,14 @@ class Table:
         key: tuple | None = None
         found = None
         if isinstance(action, ActionCall) and isinstance(action.args, _ARG_SEQUENCES):
-            try:
-                key = (action.name, tuple(action.args))
+            args = tuple(action.args)
+            # Only ints: True and 1.0 hash as 1 does, and check_data refuses them.
+            for v in args:
+                if type(v) is not int:
+                    break
+            else:
+                key = (action.name, args)
                 found = self._calls.get(key)
-            except TypeError:  # unhashable: check_action explains
-                key = None
         if found is None:
             a = self.check_action(action)
             found = (a, self._shared(tuple(action.args)), self.next_for(a, True))

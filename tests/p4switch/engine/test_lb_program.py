@@ -13,7 +13,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw, raw
 
 from p4switch.engine import EmbeddedSwitch
-from p4switch.runtime_api import ActionCall, MatchKeyParam, MatchKind
+from p4switch.runtime_api import ActionCall, MatchKeyParam, MatchKind, RuntimeApiError
 
 from .compiled import action, names
 
@@ -64,3 +64,20 @@ def test_vip_packet_is_gre_encapsulated_to_its_as(lb):
     assert raw(got[GRE].payload) == raw(inner)
     assert got.dst == "02:00:00:00:00:02"
     assert len(digests) == 1
+
+
+def test_remembered_action_checks_still_refuse_bools_and_floats(lb):
+    """A call checked once is remembered; True and 1.0 hash as 1 does, and must
+    still be refused as action data (as on the first call)."""
+    maglev = names(lb, "maglev")
+    use = action(lb, maglev, "use_bucket_as")
+    first = lb.mt_add_exact_entry(maglev, (1, 0), ActionCall(use, [1]))
+    for bad in ([True], [1.0]):
+        with pytest.raises(RuntimeApiError):
+            lb.mt_add_exact_entry(maglev, (1, 1), ActionCall(use, bad))
+        with pytest.raises(RuntimeApiError):
+            lb.mt_modify_exact_entry(maglev, (1, 0), ActionCall(use, bad))
+    assert lb.mt_modify_exact_entry(maglev, (1, 0), ActionCall(use, [2])) == first
+    assert lb.mt_modify_exact_entry(maglev, (1, 9), ActionCall(use, [2])) is None
+    assert lb.mt_delete_exact_entry(maglev, (1, 0)) == first
+    assert lb.mt_delete_exact_entry(maglev, (1, 0)) is None
