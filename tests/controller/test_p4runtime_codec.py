@@ -84,6 +84,18 @@ def test_update_bytes_refuse_bad_entries_as_update_does() -> None:
     for entry, message in BAD_ENTRIES:
         with pytest.raises(SchemaError, match=message):
             CODEC.update_bytes(P.Update.INSERT, entry)
+    # After 1 is remembered, values that hash as 1 does are still judged as update() judges them.
+    CODEC.update_bytes(P.Update.INSERT, DecodedEntry("maglev", (1, 1), "use_bucket_as", (1,)))
+    for odd in (True, 1.0):
+        for entry in (DecodedEntry("maglev", (1, odd), "use_bucket_as", (1,)),
+                      DecodedEntry("maglev", (1, 1), "use_bucket_as", (odd,))):
+            try:
+                expected = CODEC.update(P.Update.INSERT, entry).SerializeToString()
+            except Exception as e:  # noqa: BLE001 (whatever update raises, update_bytes must)
+                with pytest.raises(type(e)):
+                    CODEC.update_bytes(P.Update.INSERT, entry)
+            else:
+                assert CODEC.update_bytes(P.Update.INSERT, entry) == expected
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
