@@ -19,58 +19,25 @@ piece new, 9.0 -> 5.7 us.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from p4switch.p4runtime.exact_reads import NS_PER_MS
-from p4switch.p4runtime.p4info_index import SCOPE_DEFAULT_ONLY, P4InfoIndex, TableInfo
+from p4switch.p4runtime.actions import build_action_call
+from p4switch.p4runtime.errors import P4RuntimeError
+from p4switch.p4runtime.p4info_index import SCOPE_DEFAULT_ONLY, P4InfoIndex
 from p4switch.p4runtime.proto import p4runtime_pb2
+from p4switch.p4runtime.table_state import (
+    StoredEntry,
+    TableState,
+    keep_extras,
+    stored_extras,
+    ttl_ms_of,
+)
 from p4switch.runtime_api import ActionCall, RuntimeApiError, SwitchRuntime
 
 INSERT, MODIFY, DELETE = (p4runtime_pb2.Update.INSERT, p4runtime_pb2.Update.MODIFY,
                           p4runtime_pb2.Update.DELETE)
-
-
-@dataclass(slots=True)
-class StoredEntry:
-    """What an entry has that the data plane does not keep (absent: all zero)."""
-
-    controller_metadata: int = 0
-    metadata: bytes = b""
-    idle_timeout_ns: int = 0
-
-
-@dataclass
-class TableState:
-    info: TableInfo
-    extras: dict[int, StoredEntry] = field(default_factory=dict)  # by data-plane handle
-    default_entry: StoredEntry = field(default_factory=StoredEntry)
-    default_modified: bool = False  # the controller changed the program's default
-    in_device_config: bool = True  # False: p4c removed the table from the JSON
-    key_refusal: str | None = None  # why the data plane takes no key of this table
-
-
-def keep_extras(state: TableState, handle: int, entry: Any, ttl_ms: int | None) -> None:
-    """Remember what the data plane cannot give back for this entry, if anything."""
-    metadata, cookie = entry.metadata, entry.controller_metadata
-    ns = entry.idle_timeout_ns
-    if metadata or cookie or (ns and ns != (ttl_ms or 0) * NS_PER_MS):
-        state.extras[handle] = StoredEntry(cookie, metadata, ns)
-    else:
-        state.extras.pop(handle, None)
-
-
-def ttl_ms_of(ns: int, ttls: dict[int, int]) -> int:
-    """The data plane's TTL in ms for ``idle_timeout_ns`` >= 0 (a TTL under 1 ms
-    must not become "no ageing"); ``ttls`` remembers a few (flows share them)."""
-    ttl = ttls.get(ns)
-    if ttl is None:
-        ttl = max(1, ns // NS_PER_MS) if ns else 0
-        if len(ttls) < 256:
-            ttls[ns] = ttl
-    return ttl
 
 
 def exact_writer(state: TableState, index: P4InfoIndex, runtime: SwitchRuntime,
@@ -122,15 +89,10 @@ class ExactTableWriter:
         self.head = p4runtime_pb2.TableEntry(table_id=info.id).SerializeToString()
         self._pieces: dict[bytes, tuple[int, int] | None] = {}  # -> (position, value)
         self._tails: dict[bytes, _Tail] = {}
-        # action id -> (name, {param id: (position, bitwidth)}, number of params), for
-        # the actions an entry may use
-        self.actions: dict[int, tuple[str, dict[int, tuple[int, int]], int]] = {}
-        for action_id, scope in info.action_scopes.items():
-            action = index.actions.get(action_id)
-            if action is None or scope == SCOPE_DEFAULT_ONLY:
-                continue
-            params = {p.id: (p.position, p.bitwidth) for p in action.params}
-            self.actions[action_id] = (action.name, params, len(action.params))
+        self.index = index
+        # the actions an entry may use (not @defaultonly)
+        self.entry_actions = {action_id for action_id, scope in info.action_scopes.items()
+                              if scope != SCOPE_DEFAULT_ONLY}
 
     def try_write(self, update_type: int, entry: Any) -> bool:
         """Applies the update and returns True, or returns False having changed
@@ -165,7 +127,7 @@ class ExactTableWriter:
         tail = data[i:]
         rt = self.runtime
         if update_type == DELETE:
-            if tail and not self._deletable(tail):
+            if tail and self._rest(tail) is None:
                 return False
             try:
                 handle = rt.mt_delete_exact_entry(self.name, key)
@@ -195,11 +157,7 @@ class ExactTableWriter:
             return False
         if handle is None:
             return False
-        if extras is None:
-            self.state.extras.pop(handle, None)
-        else:
-            self.state.extras[handle] = StoredEntry(extras.controller_metadata, extras.metadata,
-                                                    extras.idle_timeout_ns)
+        keep_extras(self.state, handle, extras)
         return True
 
     def _piece(self, piece: bytes) -> tuple[int, int] | None:
@@ -230,9 +188,6 @@ class ExactTableWriter:
             return None
         return rest
 
-    def _deletable(self, tail: bytes) -> bool:
-        return self._rest(tail) is not None
-
     def _tail(self, tail: bytes) -> _Tail:
         """What an INSERT or MODIFY with this tail writes, or None."""
         rest = self._rest(tail)
@@ -250,31 +205,15 @@ class ExactTableWriter:
             return None
         else:
             ttl_ms = None
-        metadata, cookie = rest.metadata, rest.controller_metadata
-        keep = metadata or cookie or (ns and ns != (ttl_ms or 0) * NS_PER_MS)
-        return call, ttl_ms, StoredEntry(cookie, metadata, ns) if keep else None
+        return call, ttl_ms, stored_extras(rest, ttl_ms)
 
     def _action(self, entry: Any) -> ActionCall | None:
-        """actions.build_action_call for a direct action this table's entries may use."""
+        """build_action_call for a direct action this table's entries may use."""
         table_action = entry.action
-        if table_action.WhichOneof("type") != "action":
+        if (table_action.WhichOneof("type") != "action"
+                or table_action.action.action_id not in self.entry_actions):
             return None
-        action = table_action.action
-        found = self.actions.get(action.action_id)
-        if found is None:
+        try:
+            return build_action_call(self.index, table_action.action, self.name)
+        except P4RuntimeError:
             return None
-        name, params, count = found
-        given = action.params
-        if len(given) != count:
-            return None
-        args: list[Any] = [None] * count
-        for param in given:
-            slot = params.get(param.param_id)
-            if slot is None:
-                return None
-            position, bitwidth = slot
-            value = int.from_bytes(param.value, "big")
-            if args[position] is not None or value >> bitwidth:
-                return None
-            args[position] = value
-        return ActionCall(name, args)

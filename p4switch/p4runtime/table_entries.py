@@ -42,13 +42,7 @@ from p4switch.p4runtime.errors import (
     unimplemented,
 )
 from p4switch.p4runtime.exact_reads import NS_PER_MS, read_exact_entries
-from p4switch.p4runtime.exact_writes import (
-    StoredEntry,
-    TableState,
-    exact_writer,
-    keep_extras,
-    ttl_ms_of,
-)
+from p4switch.p4runtime.exact_writes import exact_writer
 from p4switch.p4runtime.match_keys import (
     engine_priority,
     fill_match,
@@ -65,6 +59,13 @@ from p4switch.p4runtime.p4info_index import (
 )
 from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.p4runtime.read_responses import ReadResponses
+from p4switch.p4runtime.table_state import (
+    StoredEntry,
+    TableState,
+    keep_extras,
+    stored_extras,
+    ttl_ms_of,
+)
 from p4switch.runtime_api import ActionCall, MatchError, RuntimeApiError, SwitchRuntime
 from p4switch.runtime_api import TableEntry as EngineEntry
 
@@ -203,7 +204,7 @@ class TableEntries:
             # Leave no half-written entry behind.
             rt.mt_delete_entry(name, handle)
             raise from_engine(e, f"table '{name}': adding an entry") from None
-        keep_extras(state, handle, entry, ttl_ms)
+        keep_extras(state, handle, stored_extras(entry, ttl_ms))
 
     def _find(self, state: TableState, entry: Any, doing: str) -> int | None:
         """The data-plane handle of the (non-default) entry whose key ``entry`` gives."""
@@ -255,7 +256,7 @@ class TableEntries:
         except RuntimeApiError as e:
             raise from_engine(e, f"table '{name}': modifying an entry") from None
         if has_action:
-            keep_extras(state, handle, entry, ttl_ms)
+            keep_extras(state, handle, stored_extras(entry, ttl_ms))
 
     def _modify_default(self, state: TableState, entry: Any) -> None:
         info = state.info

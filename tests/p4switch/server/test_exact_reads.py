@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from p4switch.p4runtime.exact_reads import NS_PER_MS, read_exact_entries
 from p4switch.p4runtime.proto import p4runtime_pb2
 from p4switch.p4runtime.read_responses import BytesReadResponse, ReadResponses
-from p4switch.p4runtime.table_entries import StoredEntry
+from p4switch.p4runtime.table_state import StoredEntry
 
 P = p4runtime_pb2
 FIELD_IDS = (1, 2, 5)
