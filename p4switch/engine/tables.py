@@ -421,33 +421,28 @@ class Table:
 
     def find_exact_entry(self, values: tuple[int, ...]) -> int | None:
         """The handle of the entry with this all-exact key (``add_exact_entry``), or None."""
-        if self.mu.exact_tops is None:
-            return self.find_entry(self._exact_params(values), -1)
-        e = self.mu.find(self.mu.exact_form(values))
+        e = self._exact_entry(values)
         return None if e is None else e.handle
+
+    def _exact_entry(self, values: tuple[int, ...]) -> Entry | None:
+        if self.mu.exact_tops is None or self.match_type != "exact":
+            handle = self.find_entry(self._exact_params(values), -1)
+            return None if handle is None else self.entries[handle]
+        return self.mu.exact.get(self.mu.exact_form(values))  # mu.find's exact case
 
     def modify_exact_entry(self, values: tuple[int, ...], action: ActionCall,
                            ttl_ms: int | None = None) -> int | None:
         """``modify_entry`` (and ``set_ttl`` unless ``ttl_ms`` is None) of the entry
         with this all-exact key: its handle, or None, nothing changed, when there is
         none. One call where a P4Runtime MODIFY would take three."""
-        if self.mu.exact_tops is None or self.profile is not None:
-            handle = self.find_exact_entry(values)
-            if handle is None:
-                return None
-            e = self.entry(handle)
-        else:  # find_exact_entry and modify_entry, inline: the path of a bucket rewrite
-            e = self.mu.exact.get(self.mu.exact_form(values))
-            if e is None:
-                return None
-        if e.is_const:
-            raise RuntimeApiError(MatchError.IMMUTABLE_TABLE_ENTRIES, f"table {self.name!r}")
-        if ttl_ms is not None and not self.support_timeout:
-            raise RuntimeApiError(MatchError.AGEING_DISABLED, f"table {self.name!r}")
         if self.profile is not None:
             raise RuntimeApiError(MatchError.WRONG_TABLE_TYPE, f"table {self.name!r} is indirect")
-        a, data, nxt = self._checked_call(action)
-        e.action, e.fn, e.data, e.next = a, a.fn, data, nxt
+        if ttl_ms is not None and not self.support_timeout:
+            raise RuntimeApiError(MatchError.AGEING_DISABLED, f"table {self.name!r}")
+        e = self._exact_entry(values)
+        if e is None:
+            return None
+        self._rewrite(e, action)
         if ttl_ms is not None:
             self.set_ttl(e.handle, ttl_ms)
         return e.handle
@@ -522,7 +517,9 @@ class Table:
     def modify_entry(self, handle: int, action: ActionCall) -> None:
         if self.profile is not None:
             raise RuntimeApiError(MatchError.WRONG_TABLE_TYPE, f"table {self.name!r} is indirect")
-        e = self.entry(handle)
+        self._rewrite(self.entry(handle), action)
+
+    def _rewrite(self, e: Entry, action: ActionCall) -> None:
         if e.is_const:
             raise RuntimeApiError(MatchError.IMMUTABLE_TABLE_ENTRIES, f"table {self.name!r}")
         a, data, nxt = self._checked_call(action)
