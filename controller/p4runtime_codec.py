@@ -66,6 +66,7 @@ def varint(n: int) -> bytes:
 # 10k flows at once (68k against 62k flows/s).
 PIECE_MEMO = 1 << 12
 TAIL_MEMO = 1 << 12
+_UNBOUNDED = 1 << 62  # table_entry_bytes: its memos live for one call
 _ENTITY_TABLE_ENTRY = b"\x12"  # Entity.table_entry: field 2, length-delimited
 _UPDATE_ENTITY = b"\x12"  # Update.entity: field 2, length-delimited
 
@@ -78,9 +79,8 @@ class EntryCodec:
         self._tables: dict[str, tuple[int, _MatchLayout]] = {}
         self._actions: dict[tuple[str, str], tuple[int, _ParamLayout]] = {}
         self._decoders: dict[int, tuple] = {}
-        # update_bytes: per table, its table-id piece and one memo per match field
-        self._pieces: dict[str, tuple[bytes, list[dict[int, bytes]]] | None] = {}
-        self._tails: dict[tuple, bytes] = {}
+        # update_bytes: per table, _entry_pieces' layout, kept across calls
+        self._pieces: dict[str, tuple] = {}
 
     def _table(self, name: str) -> tuple[int, _MatchLayout]:
         layout = self._tables.get(name)
@@ -171,66 +171,25 @@ class EntryCodec:
 
     def update_bytes(self, kind: int, entry: DecodedEntry, idle_timeout_ns: int = 0) -> bytes:
         """``update(kind, entry, idle_timeout_ns).SerializeToString()``, 2-4x faster
-        for all-exact tables (a maglev bucket here: 5.3 -> 2.7 us, 1.3 us when its
-        values are remembered).
+        (a maglev bucket here: 5.3 -> 2.7 us, 1.3 us when its values are remembered).
 
-        A TableEntry's bytes are the concatenation of its fields' serialized
-        one-field TableEntries, in field-number order (table id, match fields,
-        then action and TTL). protobuf serializes each piece once per distinct
-        value and it is remembered; only the two enclosing length prefixes
-        (Entity, Update) are written here. The result is byte for byte what
-        protobuf serializes (tests/controller/test_p4runtime_codec.py)."""
-        layout = self._pieces.get(entry.table, False)
-        if layout is False:
-            layout = self._piece_layout(entry.table)
-        if layout is None or entry.priority or len(entry.key) != len(layout[1]):
+        The TableEntry's bytes are put together as table_entry_bytes puts them,
+        from pieces protobuf serialized, remembered here across calls (at most
+        PIECE_MEMO per field, TAIL_MEMO tails); only the two enclosing length
+        prefixes (Entity, Update) are written here. The result is byte for byte
+        what protobuf serializes (tests/controller/test_p4runtime_codec.py)."""
+        layout = self._pieces.get(entry.table)
+        if layout is None:
+            layout = self._pieces[entry.table] = self._entry_pieces(entry.table)
+        if len(entry.key) != len(layout[1]):
             return self.update(kind, entry, idle_timeout_ns).SerializeToString()
-        head, memos = layout
-        parts = [head]
-        # Memos hold ints only: True and 1.0 hash as 1 does, and are update()'s to judge.
-        for memo, value in zip(memos, entry.key, strict=True):
-            exact_int = type(value) is int
-            piece = memo.get(value) if exact_int else None  # type: ignore[arg-type]
-            if piece is None:
-                piece = self._field_piece(entry.table, len(parts) - 1, value)  # type: ignore[arg-type]
-                if exact_int and len(memo) < PIECE_MEMO:
-                    memo[value] = piece  # type: ignore[index]
-            parts.append(piece)
-        if kind != DELETE:
-            tail_key = (entry.table, entry.action, entry.params, idle_timeout_ns)
-            memoizable = True
-            for v in entry.params:
-                if type(v) is not int:
-                    memoizable = False
-            tail = self._tails.get(tail_key) if memoizable else None
-            if tail is None:
-                te = P.TableEntry()
-                self._fill_action(entry, te, idle_timeout_ns)
-                tail = te.SerializeToString()
-                if memoizable and len(self._tails) < TAIL_MEMO:
-                    self._tails[tail_key] = tail
-            parts.append(tail)
-        te_bytes = b"".join(parts)
+        te_bytes = self._entry_bytes(entry, layout, PIECE_MEMO, TAIL_MEMO, idle_timeout_ns,
+                                     key_only=kind == DELETE)
         entity = _ENTITY_TABLE_ENTRY + varint(len(te_bytes)) + te_bytes
-        kind_piece = P.Update(type=kind).SerializeToString() if kind not in _KIND_PIECES \
-            else _KIND_PIECES[kind]
+        kind_piece = _KIND_PIECES.get(kind)
+        if kind_piece is None:
+            kind_piece = P.Update(type=kind).SerializeToString()
         return kind_piece + _UPDATE_ENTITY + varint(len(entity)) + entity
-
-    def _piece_layout(self, table: str) -> tuple[bytes, list[dict[int, bytes]]] | None:
-        table_id, match = self._table(table)
-        found = None
-        if all(kind == _MT.EXACT for kind, *_ in match):
-            found = (P.TableEntry(table_id=table_id).SerializeToString(), [{} for _ in match])
-        self._pieces[table] = found
-        return found
-
-    def _field_piece(self, table: str, position: int, value: int) -> bytes:
-        _, field_id, bitwidth, what = self._table(table)[1][position]
-        te = P.TableEntry()
-        fm = te.match.add()
-        fm.field_id = field_id
-        fm.exact.value = canonical_bytes(value, bitwidth, what)
-        return te.SerializeToString()
 
     def _decoder(self, table_id: int):
         """(table, its field ids when every field is exact, else None), by table id."""
@@ -320,37 +279,50 @@ class EntryCodec:
             layout = layouts.get(e.table)
             if layout is None:
                 layout = layouts[e.table] = self._entry_pieces(e.table)
-            table_piece, fields, actions = layout
-            parts = [table_piece]
-            for (memo, kind, field_id, bitwidth, what), value in zip(fields, e.key, strict=True):
-                piece = memo.get(value)
-                if piece is None:
-                    piece = memo[value] = _match_piece(kind, field_id, bitwidth, what, value)
-                parts.append(piece)
-            action = actions.get((e.action, e.params))
-            if action is None:
-                action = actions[(e.action, e.params)] = self._action_piece(e)
-            parts.append(action)
-            if e.priority:
-                parts.append(P.TableEntry(priority=e.priority).SerializeToString())
-            out[b"".join(parts)] = e
+            out[self._entry_bytes(e, layout, _UNBOUNDED, _UNBOUNDED)] = e
         return out
+
+    def _entry_bytes(self, e: DecodedEntry, layout: tuple, piece_memo: int, tail_memo: int,
+                     idle_timeout_ns: int = 0, key_only: bool = False) -> bytes:
+        """The serialized TableEntry fill_table_entry makes of ``e``: the table's
+        piece, one per match field, then the tail (action, priority, TTL), each
+        taken from the layout's memos or made by protobuf and remembered there
+        (up to ``piece_memo`` per field and ``tail_memo`` tails). Only int
+        values are remembered: True and 1.0 hash as 1 does."""
+        table_piece, fields, tails = layout
+        parts = [table_piece]
+        for (memo, kind, field_id, bitwidth, what), value in zip(fields, e.key, strict=True):
+            remember = type(value) is int
+            piece = memo.get(value) if remember else None
+            if piece is None:
+                piece = _match_piece(kind, field_id, bitwidth, what, value)
+                if remember and len(memo) < piece_memo:
+                    memo[value] = piece
+            parts.append(piece)
+        tail_key = ((None, (), e.priority, 0) if key_only
+                    else (e.action, e.params, e.priority, idle_timeout_ns))
+        remember = type(e.priority) is int
+        for v in tail_key[1]:
+            if type(v) is not int:
+                remember = False
+        tail = tails.get(tail_key) if remember else None
+        if tail is None:
+            te = P.TableEntry()
+            if not key_only:
+                self._fill_action(e, te, idle_timeout_ns)
+            if e.priority:
+                te.priority = e.priority
+            tail = te.SerializeToString()
+            if remember and len(tails) < tail_memo:
+                tails[tail_key] = tail
+        parts.append(tail)
+        return b"".join(parts)
 
     def _entry_pieces(self, table: str) -> tuple:
         table_id, match = self._table(table)
         fields = [({}, kind, field_id, bitwidth, what) for kind, field_id, bitwidth, what in match]
         return P.TableEntry(table_id=table_id).SerializeToString(), fields, {}
 
-    def _action_piece(self, entry: DecodedEntry) -> bytes:
-        te = P.TableEntry()
-        action_id, params = self._action(entry.table, entry.action)
-        if len(entry.params) != len(params):
-            raise SchemaError(f"{entry.action}: {len(entry.params)} params for {len(params)}")
-        action = te.action.action
-        action.action_id = action_id
-        for (param_id, bitwidth, what), v in zip(params, entry.params, strict=True):
-            action.params.add(param_id=param_id, value=canonical_bytes(v, bitwidth, what))
-        return te.SerializeToString()
 
 
 def _match_piece(kind: int, field_id: int, bitwidth: int, what: str, value: MatchValue) -> bytes:
